@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// The `fetchcgi` command: runs APP's default export as a FastCGI worker on the runtime that starts it.
+//   node dist/cli.js APP --listen ADDR · bun cli.ts APP … · deno run -A cli.ts APP …
+
+import path from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
+
+const VERSION = "0.1.0";
+
+const HELP = `fetchcgi ${VERSION}: run a Fetch handler module as a FastCGI worker (Node, Bun, Deno)
+
+Usage: fetchcgi APP [options]
+
+APP is a module path whose default export is the app: { fetch(request, env, ctx) } or a
+function (request, env, ctx) => Response.
+
+Options:
+  --listen ADDR            where to listen (default: fd 0 when it is a socket, as spawned by
+                           mod_fcgid, lighttpd bin-path or spawn-fcgi). ADDR is one of:
+                             tcp:HOST:PORT, HOST:PORT, [::1]:PORT   TCP
+                             :PORT                                  TCP on 127.0.0.1
+                             unix:PATH or /absolute/path            Unix socket (a stale file
+                                                                    from a dead worker is replaced)
+                             fd:N                                   an inherited listening socket
+  --socket-mode MODE       Unix socket permissions, e.g. 660 (applied before it accepts)
+  --max-conns N            concurrent connections, advertised as FCGI_MAX_CONNS (default 1024)
+  --max-requests N         concurrent requests, advertised as FCGI_MAX_REQS; more are answered
+                           OVERLOADED (default 1024)
+  --no-multiplex           one request at a time per connection (FCGI_MPXS_CONNS=0)
+  --max-params-bytes N     total bytes of one request's params (default 262144)
+  --max-params N           params per request (default 1000)
+  --max-param-length N     bytes of one param name or value (default 131072)
+  --body-buffer N          request body bytes buffered for a slow reader before the
+                           connection stops reading (default 262144)
+  --abort-grace MS         how long an aborted handler may run on before END_REQUEST is
+                           sent anyway (default 3000)
+  --close-timeout MS       on SIGTERM/SIGINT/SIGQUIT, how long in-flight requests may
+                           finish before they are cut off (default 10000)
+  -h, --help               this text
+  -v, --version            the version
+
+Signals: SIGTERM, SIGINT and SIGQUIT close gracefully (stop accepting, finish requests in
+flight, exit 0); a second signal exits at once.`;
+
+const NUMERIC: Record<string, keyof ServeOptions> = {
+  "--max-conns": "maxConns",
+  "--max-requests": "maxRequests",
+  "--max-params-bytes": "maxParamsBytes",
+  "--max-params": "maxParams",
+  "--max-param-length": "maxParamLength",
+  "--body-buffer": "bodyBuffer",
+  "--abort-grace": "abortGrace",
+  "--close-timeout": "closeTimeout",
+};
+
+function fail(message: string): never {
+  console.error(`fetchcgi: ${message}\nRun fetchcgi --help for usage.`);
+  process.exit(2);
+}
+
+export function parseArgs(args: string[]): { app?: string; options: ServeOptions; help?: boolean; version?: boolean } {
+  const options: Record<string, unknown> = {};
+  let app: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i];
+    let value: string | undefined;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const take = (): string => {
+      if (value !== undefined) return value;
+      if (i + 1 >= args.length) fail(`${arg} needs a value`);
+      return args[++i];
+    };
+    if (arg === "-h" || arg === "--help") return { options: {}, help: true };
+    if (arg === "-v" || arg === "--version") return { options: {}, version: true };
+    if (arg === "--listen") options.listen = take();
+    else if (arg === "--socket-mode") options.socketMode = take();
+    else if (arg === "--no-multiplex") options.multiplex = false;
+    else if (arg in NUMERIC) {
+      const text = take();
+      if (!/^\d+$/.test(text)) fail(`${arg} must be a whole number, got ${JSON.stringify(text)}`);
+      options[NUMERIC[arg]] = Number(text);
+    } else if (arg.startsWith("-")) fail(`unknown option ${arg}`);
+    else if (app === undefined) app = arg;
+    else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
+  }
+  return { app, options: options as ServeOptions };
+}
+
+async function loadApp(spec: string): Promise<App> {
+  const url = pathToFileURL(path.resolve(spec)).href;
+  let mod: { default?: unknown };
+  try {
+    mod = await import(url);
+  } catch (err) {
+    fail(`cannot load ${spec}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const app = mod.default ?? mod;
+  if (typeof app !== "function" && typeof (app as { fetch?: unknown })?.fetch !== "function") {
+    fail(`${spec} must export default a { fetch(request, env, ctx) } object or a function`);
+  }
+  return app as App;
+}
+
+async function main(): Promise<void> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed.help) return void console.log(HELP);
+  if (parsed.version) return void console.log(VERSION);
+  if (!parsed.app) fail("missing APP (the module to serve)");
+  const app = await loadApp(parsed.app);
+  let server;
+  try {
+    server = serve(app, parsed.options);
+    await server.ready;
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  console.error(`fetchcgi: serving ${parsed.app} on ${server.address} (${runtime})`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.error(`fetchcgi: ${signal}: closing gracefully`);
+    server.close().then(() => process.exit(0));
+  };
+  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) process.on(signal, () => stop(signal));
+  await server.finished;
+}
+
+main().catch((err) => {
+  console.error(`fetchcgi: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,308 @@
+// One request's life on a connection: PARAMS are decoded, the handler is called with a Request,
+// its Response goes out as STDOUT records, and END_REQUEST is sent exactly once: when the response
+// is complete, or after an abort once the handler settles or its grace period runs out (F29, G9).
+
+import { BodySource } from "./body.ts";
+import { Output, type Sink } from "./output.ts";
+import { PairDecoder, PairsLimitError } from "./pairs.ts";
+import {
+  buildHeaders, declaredLength, hasBody, headerList, isForbiddenMethod, joinRepeated, methodOf, requestUrl,
+} from "./request.ts";
+import { encodeHead, textResponse } from "./response.ts";
+import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
+
+export interface Settings {
+  readonly handler: FetchHandler;
+  readonly log: Logger;
+  readonly maxParamsBytes: number;
+  readonly maxParams: number;
+  readonly maxParamLength: number;
+  readonly bodyBuffer: number;
+  readonly abortGrace: number;
+  /** Keeps graceful close waiting for ctx.waitUntil() promises. */
+  track(promise: Promise<unknown>): void;
+}
+
+/** What an exchange needs from its connection. */
+export interface Host extends Sink {
+  readonly settings: Settings;
+  readonly remote: RemoteAddr | undefined;
+  /** A body was drained or dropped: the connection may read again. */
+  resume(): void;
+  /** The request is over (END_REQUEST queued, or the connection is gone). */
+  ended(ex: Exchange): void;
+  /** A response broke after part of it left: the web server must see a failure. */
+  fail(ex: Exchange): void;
+}
+
+const ROLES: Record<number, Role> = { 1: "responder", 2: "authorizer", 3: "filter" };
+const NOT_YET: unique symbol = Symbol("not yet");
+/** Flush a streamed response once this much is queued. */
+const FLUSH_AT = 64 * 1024;
+
+/** Resolves with `p`'s value if it settles within a few microtask turns, else with NOT_YET. */
+function soon<T>(p: Promise<T>): Promise<T | typeof NOT_YET> {
+  return Promise.race([p, Promise.resolve().then().then().then((): typeof NOT_YET => NOT_YET)]);
+}
+
+export class Exchange {
+  readonly id: number;
+  readonly role: Role;
+  readonly keepConn: boolean;
+  readonly out: Output;
+  #host: Host;
+  #env: Record<string, string> = {};
+  #decoder: PairDecoder | null;
+  #method = "GET";
+  #body: BodySource | null = null;
+  #data: BodySource | null = null;
+  #stdinDone = false;
+  #stdinWaiter: (() => void) | null = null;
+  #abort: AbortController | null = null;
+  #aborted = false;
+  #started = false;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(host: Host, id: number, role: number, keepConn: boolean) {
+    this.#host = host;
+    this.id = id;
+    this.role = ROLES[role];
+    this.keepConn = keepConn;
+    this.out = new Output(host, id);
+    const s = host.settings;
+    this.#decoder = new PairDecoder(
+      { maxBytes: s.maxParamsBytes, maxPairs: s.maxParams, maxLength: s.maxParamLength },
+      this.#onParam,
+    );
+  }
+
+  get ended(): boolean {
+    return this.out.ended;
+  }
+
+  #onParam = (name: string, value: string): void => {
+    const env = this.#env;
+    if (name === "__proto__") return;
+    const prev = env[name];
+    env[name] = prev !== undefined && name.startsWith("HTTP_") ? joinRepeated(name, prev, value) : value;
+  };
+
+  /** A PARAMS piece; EMPTY ends the params and starts the handler. */
+  params(piece: Uint8Array): void {
+    const decoder = this.#decoder;
+    if (!decoder || this.ended) return; // params after their end are ignored
+    if (piece.length > 0) {
+      try {
+        decoder.push(piece);
+      } catch (err) {
+        if (!(err instanceof PairsLimitError)) throw err;
+        this.#decoder = null;
+        this.#reject(431, `request refused: ${err.message}`);
+      }
+      return;
+    }
+    this.#decoder = null;
+    if (!decoder.complete) return this.#reject(400, "request refused: params end inside a name-value pair");
+    this.#start();
+  }
+
+  /** A STDIN piece (EMPTY = end). False when the handler's body is full: stop reading. */
+  stdin(piece: Uint8Array): boolean {
+    if (piece.length === 0) {
+      this.#stdinDone = true;
+      this.#body?.end();
+      this.#stdinWaiter?.();
+      return true;
+    }
+    const body = this.#body;
+    if (!body || body.cancelled) return true;
+    return body.push(piece);
+  }
+
+  /** A DATA piece (Filter role; EMPTY = end). */
+  data(piece: Uint8Array): boolean {
+    const data = this.#data;
+    if (!data || data.cancelled) return true;
+    if (piece.length === 0) {
+      data.end();
+      return true;
+    }
+    return data.push(piece);
+  }
+
+  /** FCGI_ABORT_REQUEST or loss of the connection. */
+  abort(reason: string): void {
+    if (this.ended || this.#aborted) return;
+    this.#aborted = true;
+    const error = new DOMException(reason, "AbortError");
+    this.#body?.error(error);
+    this.#data?.error(error);
+    if (!this.#started) {
+      this.#decoder = null;
+      this.#finish(0);
+      return;
+    }
+    this.#abort?.abort(error);
+    this.#graceTimer = setTimeout(() => {
+      this.#host.settings.log("warn", `request ${this.id}: handler still running ${this.#host.settings.abortGrace} ms after abort; ending the request`);
+      this.#finish(1);
+    }, this.#host.settings.abortGrace);
+  }
+
+  /** Answers without calling the handler (limits, malformed params). */
+  #reject(status: number, message: string): void {
+    this.#host.settings.log("warn", `request ${this.id}: ${message}`);
+    this.out.stderr(message + "\n");
+    this.#started = true;
+    this.#respond(textResponse(status, message));
+  }
+
+  #start(): void {
+    this.#started = true;
+    const env: Params = Object.freeze(this.#env);
+    const method = (this.#method = methodOf(env));
+    if (this.role !== "authorizer" && hasBody(method, env)) {
+      this.#body = new BodySource(this.#host.settings.bodyBuffer, declaredLength(env), this.#resume);
+    }
+    if (this.role === "filter") {
+      const length = env.FCGI_DATA_LENGTH;
+      this.#data = new BodySource(this.#host.settings.bodyBuffer, length && /^\d+$/.test(length) ? Number(length) : -1, this.#resume);
+    }
+    if (isForbiddenMethod(method)) {
+      this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }));
+      return;
+    }
+    let request: Request;
+    const abort = (this.#abort = new AbortController());
+    try {
+      const headers = buildHeaders(headerList(env), (message) => this.#log("warn", message));
+      const body = this.#body?.stream ?? null;
+      request = new Request(requestUrl(env), body ? { method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit : { method, headers, signal: abort.signal });
+    } catch (err) {
+      this.#respond(textResponse(400, `bad request: ${(err as Error).message}`));
+      return;
+    }
+    this.#run(request, env);
+  }
+
+  #resume = (): void => this.#host.resume();
+
+  #log(level: "error" | "warn" | "info", message: string): void {
+    this.#host.settings.log(level, `request ${this.id}: ${message}`);
+    this.out.stderr(message + "\n");
+  }
+
+  #context(): Context {
+    const host = this.#host;
+    return {
+      waitUntil: (promise) => host.settings.track(promise),
+      passThroughOnException() {},
+      role: this.role,
+      data: this.#data?.stream ?? null,
+      log: (message) => {
+        if (this.ended) host.settings.log("info", `request ${this.id} (ended): ${message}`);
+        else this.out.stderr(message.endsWith("\n") ? message : message + "\n");
+      },
+      remote: host.remote,
+      requestId: this.id,
+    };
+  }
+
+  async #run(request: Request, env: Params): Promise<void> {
+    let response: Response;
+    try {
+      response = await this.#host.settings.handler(request, env, this.#context());
+      if (!(response instanceof Response)) {
+        throw new TypeError(`the handler returned ${response === null ? "null" : typeof response}, not a Response`);
+      }
+    } catch (err) {
+      if (this.#aborted) return this.#finish(1);
+      this.#log("error", `handler failed: ${describe(err)}`);
+      response = textResponse(500, "Internal Server Error");
+    }
+    return this.#respond(response);
+  }
+
+  async #respond(response: Response): Promise<void> {
+    const out = this.out;
+    if (this.#aborted || this.ended) {
+      response.body?.cancel().catch(() => {});
+      return this.#finish(1);
+    }
+    // Filter: all of STDIN must be read before output (F46).
+    if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
+    out.stdout(encodeHead(response));
+    const body = response.body;
+    const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
+    if (!body || skipBody) {
+      body?.cancel().catch(() => {});
+      out.endStdout();
+      return this.#finish(0);
+    }
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const next = reader.read();
+        let r = await soon(next);
+        if (r === NOT_YET) {
+          // The next chunk is not ready: let what we have go (SSE, slow streams).
+          const p = out.flush();
+          if (p) await p;
+          r = await next;
+        }
+        if (this.#aborted || this.ended) {
+          reader.cancel().catch(() => {});
+          return this.#finish(1);
+        }
+        if (r.done) break;
+        const chunk = r.value;
+        if (!(chunk instanceof Uint8Array)) throw new TypeError("the response body stream gave a chunk that is not a Uint8Array");
+        out.stdout(chunk);
+        if (out.pending >= FLUSH_AT) {
+          const p = out.flush();
+          if (p) await p;
+        }
+      }
+    } catch (err) {
+      reader.cancel(err).catch(() => {});
+      if (this.#aborted || this.ended) return this.#finish(1);
+      if (!out.flushed) {
+        // Nothing left yet: the web server can still get a clean 500.
+        out.reset();
+        this.#log("error", `response body failed: ${describe(err)}`);
+        return this.#respond(textResponse(500, "Internal Server Error"));
+      }
+      this.#log("error", `response body failed mid-way: ${describe(err)}`);
+      this.#discardInput();
+      clearTimeout(this.#graceTimer);
+      this.#host.fail(this);
+      return;
+    }
+    out.endStdout();
+    return this.#finish(0);
+  }
+
+  #discardInput(): void {
+    this.#body?.discard();
+    this.#data?.discard();
+  }
+
+  #finish(appStatus: number): void {
+    if (this.ended) return;
+    clearTimeout(this.#graceTimer);
+    this.#discardInput();
+    const p = this.out.end(appStatus);
+    if (p) p.catch(() => {});
+    this.#host.ended(this);
+  }
+
+  /** The connection is gone: nothing can be written, the handler is told. */
+  drop(): void {
+    this.abort("the web server closed the connection");
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return String(err);
+}

@@ -1,0 +1,8 @@
+// The runtime-neutral core, for custom transports: feed any Conn/Listener to a Worker.
+export { Worker, startServer, toHandler, type Server } from "./worker.ts";
+export { Connection } from "./connection.ts";
+export { RecordParser, ProtocolError } from "./parser.ts";
+export { PairDecoder, decodePairs, PairsLimitError } from "./pairs.ts";
+export * from "./records.ts";
+export { parseAddress, formatAddress, type Address } from "./address.ts";
+export type { App, Conn, Context, FetchHandler, Listener, Logger, LogLevel, Params, RemoteAddr, WorkerOptions } from "./types.ts";

@@ -1,0 +1,166 @@
+// Incremental name-value pair decoder (F18) for PARAMS and GET_VALUES content. Pieces may cut a
+// pair anywhere, even inside a length prefix (F15, G5: h2o and libfcgi do). Every length is checked
+// against the limits before any byte of it is buffered (F20, CVE-2025-23016), so memory stays
+// bounded whatever the peer announces.
+
+export interface PairLimits {
+  /** Total bytes of the encoded pairs (prefixes included). */
+  maxBytes: number;
+  /** Number of pairs. */
+  maxPairs: number;
+  /** Length of one name or one value. */
+  maxLength: number;
+}
+
+export class PairsLimitError extends Error {
+  name = "PairsLimitError";
+}
+
+const utf8 = new TextDecoder();
+
+/** Decodes bytes as UTF-8 (invalid sequences become U+FFFD), with a fast path for short ASCII. */
+export function decodeText(b: Uint8Array, start: number, end: number): string {
+  if (end - start <= 64) {
+    let s = "";
+    for (let i = start; i < end; i++) {
+      const c = b[i];
+      if (c > 127) return utf8.decode(b.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8.decode(b.subarray(start, end));
+}
+
+const State = { NAME_LEN: 0, VALUE_LEN: 1, BODY: 2 } as const;
+
+export class PairDecoder {
+  #limits: PairLimits;
+  #onPair: (name: string, value: string) => void;
+  #total = 0;
+  #pairs = 0;
+  #state: number = State.NAME_LEN;
+  // A length prefix being read across pieces.
+  #prefix = new Uint8Array(4);
+  #prefixFill = 0;
+  #nameLen = 0;
+  #valueLen = 0;
+  // Name + value bytes being assembled across pieces.
+  #body: Uint8Array | null = null;
+  #bodyFill = 0;
+
+  constructor(limits: PairLimits, onPair: (name: string, value: string) => void) {
+    this.#limits = limits;
+    this.#onPair = onPair;
+  }
+
+  /** True when the bytes so far end on a pair boundary. */
+  get complete(): boolean {
+    return this.#state === State.NAME_LEN && this.#prefixFill === 0;
+  }
+
+  /** Feeds one piece; throws PairsLimitError when a limit is passed. */
+  push(b: Uint8Array): void {
+    this.#total += b.length;
+    if (this.#total > this.#limits.maxBytes) {
+      throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
+    }
+    let i = 0;
+    const n = b.length;
+    while (i < n) {
+      if (this.#state === State.BODY) {
+        const need = this.#nameLen + this.#valueLen - this.#bodyFill;
+        const take = Math.min(need, n - i);
+        this.#body!.set(b.subarray(i, i + take), this.#bodyFill);
+        this.#bodyFill += take;
+        i += take;
+        if (this.#bodyFill === this.#nameLen + this.#valueLen) {
+          const body = this.#body!;
+          this.#body = null;
+          this.#state = State.NAME_LEN;
+          this.#emit(body, 0);
+        }
+        continue;
+      }
+      // Fast path: a whole pair inside this piece, decoded from a view.
+      if (this.#prefixFill === 0 && this.#state === State.NAME_LEN && n - i >= 2) {
+        const p = readLength(b, i, n);
+        if (p >= 0) {
+          const nameLen = this.#check(lengthOf(b, i, p));
+          const at = i + p;
+          const q = at < n ? readLength(b, at, n) : -1;
+          if (q >= 0) {
+            const valueLen = this.#check(lengthOf(b, at, q));
+            const start = at + q;
+            if (n - start >= nameLen + valueLen) {
+              this.#nameLen = nameLen;
+              this.#valueLen = valueLen;
+              this.#emit(b, start);
+              i = start + nameLen + valueLen;
+              continue;
+            }
+          }
+        }
+      }
+      // Slow path: one byte of a length prefix at a time.
+      this.#prefix[this.#prefixFill++] = b[i++];
+      const wanted = this.#prefix[0] & 0x80 ? 4 : 1;
+      if (this.#prefixFill < wanted) continue;
+      this.#prefixFill = 0;
+      const length = this.#check(lengthOf(this.#prefix, 0, wanted));
+      if (this.#state === State.NAME_LEN) {
+        this.#nameLen = length;
+        this.#state = State.VALUE_LEN;
+      } else {
+        this.#valueLen = length;
+        this.#state = State.BODY;
+        this.#body = new Uint8Array(this.#nameLen + length);
+        this.#bodyFill = 0;
+        if (this.#nameLen + length === 0) {
+          this.#state = State.NAME_LEN;
+          this.#body = null;
+          this.#emit(EMPTY_BODY, 0);
+        }
+      }
+    }
+  }
+
+  #check(length: number): number {
+    if (length > this.#limits.maxLength) {
+      throw new PairsLimitError(`a param name or value of ${length} bytes exceeds ${this.#limits.maxLength}`);
+    }
+    // Announced bytes can never exceed what the total limit lets through.
+    if (length > this.#limits.maxBytes) throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
+    return length;
+  }
+
+  #emit(b: Uint8Array, start: number): void {
+    if (++this.#pairs > this.#limits.maxPairs) {
+      throw new PairsLimitError(`more than ${this.#limits.maxPairs} params`);
+    }
+    const mid = start + this.#nameLen;
+    this.#onPair(decodeText(b, start, mid), decodeText(b, mid, mid + this.#valueLen));
+  }
+}
+
+const EMPTY_BODY = new Uint8Array(0);
+
+/** Size of the length prefix at `i` (1 or 4), or -1 if it is not all inside `b[..n]`. */
+function readLength(b: Uint8Array, i: number, n: number): number {
+  const size = b[i] & 0x80 ? 4 : 1;
+  return i + size <= n ? size : -1;
+}
+
+function lengthOf(b: Uint8Array, i: number, size: number): number {
+  if (size === 1) return b[i];
+  return ((b[i] & 0x7f) * 0x1000000) + (b[i + 1] << 16) + (b[i + 2] << 8) + b[i + 3];
+}
+
+/** Decodes a whole buffer of pairs at once (GET_VALUES, tests). */
+export function decodePairs(b: Uint8Array, limits: PairLimits): [string, string][] {
+  const out: [string, string][] = [];
+  const d = new PairDecoder(limits, (name, value) => out.push([name, value]));
+  d.push(b);
+  if (!d.complete) throw new PairsLimitError("truncated name-value pair");
+  return out;
+}

@@ -1,0 +1,114 @@
+// FastCGI params → web Request (RFC 3875 rules C1–C12 of notes/fastcgi.md).
+
+import type { Params } from "./types.ts";
+
+/** Methods a Request cannot carry (Fetch forbids them); answered 405 without calling the handler. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+export function isForbiddenMethod(method: string): boolean {
+  return FORBIDDEN_METHODS.has(method.toUpperCase());
+}
+
+export function methodOf(params: Params): string {
+  return params.REQUEST_METHOD || "GET";
+}
+
+/** Whether STDIN becomes the request body: never for GET/HEAD (C12), not for a declared empty body. */
+export function hasBody(method: string, params: Params): boolean {
+  if (method === "GET" || method === "HEAD") return false;
+  const length = params.CONTENT_LENGTH ?? params.HTTP_CONTENT_LENGTH;
+  return length !== "0";
+}
+
+/** The declared body length, or -1 when unknown (absent, `-1` from Caddy, or malformed). */
+export function declaredLength(params: Params): number {
+  const length = params.CONTENT_LENGTH || params.HTTP_CONTENT_LENGTH;
+  return length && /^\d{1,15}$/.test(length) ? Number(length) : -1;
+}
+
+function isOn(value: string | undefined): boolean {
+  return value !== undefined && value !== "" && value.toLowerCase() !== "off" && value !== "0";
+}
+
+/** The absolute URL: REQUEST_URI (raw, C3) on HTTP_HOST or SERVER_NAME:SERVER_PORT (C7), scheme from HTTPS/REQUEST_SCHEME (C10). */
+export function requestUrl(p: Params): string {
+  const https = isOn(p.HTTPS) || p.REQUEST_SCHEME?.toLowerCase() === "https";
+  const scheme = https ? "https" : "http";
+  let path = p.REQUEST_URI;
+  if (path) {
+    // Apache, h2o and HAProxy pass an absolute-form request line as is.
+    if (/^https?:\/\//i.test(path)) return path;
+    if (path[0] !== "/") path = "/" + path; // `OPTIONS *`
+  } else {
+    const script = (p.SCRIPT_NAME ?? "") + (p.PATH_INFO ?? "");
+    path = encodeURI(script || "/") + (p.QUERY_STRING ? "?" + p.QUERY_STRING : "");
+    if (path[0] !== "/") path = "/" + path;
+  }
+  return `${scheme}://${authority(p, https)}${path}`;
+}
+
+function authority(p: Params, https: boolean): string {
+  if (p.HTTP_HOST) return p.HTTP_HOST;
+  let name = p.SERVER_NAME || p.SERVER_ADDR || "localhost";
+  const colons = name.split(":").length - 1;
+  if (colons > 1 && name[0] !== "[") name = `[${name}]`; // a bare IPv6 address
+  else if (colons === 1) return name; // HAProxy's SERVER_NAME carries the port already
+  const port = p.SERVER_PORT;
+  if (!port || port === (https ? "443" : "80")) return name;
+  return `${name}:${port}`;
+}
+
+/** Request headers from HTTP_* params (C5, C6), content type/length merged with their CGI twins. */
+export function headerList(p: Params): [string, string][] {
+  const list: [string, string][] = [];
+  for (const key in p) {
+    if (key.charCodeAt(0) !== 72 || !key.startsWith("HTTP_")) continue; // 72 = "H"
+    if (key === "HTTP_CONTENT_TYPE" || key === "HTTP_CONTENT_LENGTH") continue;
+    list.push([key.slice(5).toLowerCase().replaceAll("_", "-"), p[key]]);
+  }
+  const type = p.CONTENT_TYPE || p.HTTP_CONTENT_TYPE;
+  if (type) list.push(["content-type", type]);
+  const length = declaredLength(p);
+  if (length >= 0) list.push(["content-length", String(length)]);
+  if (p.HTTP_AUTHORIZATION === undefined) {
+    // Apache hides Authorization unless a SetEnvIf/RewriteRule (or CGIPassAuth) puts it back.
+    const auth = p.REDIRECT_HTTP_AUTHORIZATION;
+    if (auth) list.push(["authorization", auth]);
+  }
+  return list;
+}
+
+/** Builds Headers; an invalid name or value is skipped and reported, never fatal. */
+export function buildHeaders(list: [string, string][], onSkip: (message: string) => void): Headers {
+  try {
+    return new Headers(list);
+  } catch {
+    const headers = new Headers();
+    for (const [name, value] of list) {
+      try {
+        headers.append(name, value);
+      } catch {
+        try {
+          headers.append(name, asByteString(value)); // a UTF-8 value that is not a ByteString
+        } catch {
+          onSkip(`skipped invalid request header ${JSON.stringify(name.slice(0, 64))}`);
+        }
+      }
+    }
+    return headers;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 text as one char per byte, the way HTTP carries it. */
+function asByteString(value: string): string {
+  let s = "";
+  for (const b of encoder.encode(value)) s += String.fromCharCode(b);
+  return s;
+}
+
+/** Joins a repeated param (C6): cookies with "; ", other headers with ", ". */
+export function joinRepeated(name: string, first: string, next: string): string {
+  return first + (name === "HTTP_COOKIE" ? "; " : ", ") + next;
+}

@@ -1,0 +1,63 @@
+// Response → CGI header block (rules S1–S8 of notes/fastcgi.md).
+
+const REASONS: Record<number, string> = {
+  100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+  301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect",
+  308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+  405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 410: "Gone", 413: "Content Too Large",
+  415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
+  431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
+  502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+};
+
+/** Hop-by-hop headers (S6): the web server does the framing. `status` is ours to write. */
+const DROPPED = new Set([
+  "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "status",
+]);
+
+/**
+ * The header block: every header (each Set-Cookie on its own line, S7), then `Status:` last (S1, S2;
+ * HAProxy turns any status into 302 when `Location` follows `Status`), then the empty line.
+ */
+export function encodeHead(response: Response): Uint8Array {
+  let head = "";
+  let extraDropped: string[] | undefined;
+  const connection = response.headers.get("connection");
+  if (connection) extraDropped = connection.toLowerCase().split(",").map((s) => s.trim());
+  for (const [name, value] of response.headers) {
+    if (DROPPED.has(name) || extraDropped?.includes(name)) continue;
+    // Headers rejects CR/LF already; checked again because nothing else guards the wire.
+    if (value.indexOf("\n") >= 0 || value.indexOf("\r") >= 0) continue;
+    head += `${name}: ${value}\r\n`;
+  }
+  const status = response.status;
+  head += `Status: ${status} ${response.statusText || REASONS[status] || ""}\r\n\r\n`;
+  return byteString(head);
+}
+
+/** One byte per char for ByteStrings (header values are Latin-1 on the wire); UTF-8 beyond U+00FF. */
+export function byteString(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) return wide(s);
+    out[i] = c;
+  }
+  return out;
+}
+
+function wide(s: string): Uint8Array {
+  const bytes: number[] = [];
+  const utf8 = new TextEncoder();
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c <= 0xff) bytes.push(c);
+    else bytes.push(...utf8.encode(ch));
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** A plain-text response the worker makes itself (errors, refused methods). */
+export function textResponse(status: number, text: string): Response {
+  return new Response(text + "\n", { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}

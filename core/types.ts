@@ -1,0 +1,78 @@
+// The contracts between the user's app, the core and the runtime adapters.
+
+/** The peer of a connection: for a worker, the web server. */
+export interface RemoteAddr {
+  readonly address: string;
+  readonly port?: number;
+  readonly family: "IPv4" | "IPv6" | "unix";
+}
+
+/** One accepted connection, as a runtime adapter hands it to the core. */
+export interface Conn {
+  /** Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading. */
+  readonly readable: AsyncIterable<Uint8Array>;
+  /** Queues bytes in order; returns a Promise only when the caller should wait (backpressure). */
+  write(chunk: Uint8Array): void | Promise<void>;
+  /** Sends what is queued, then closes. */
+  close(): void;
+  /** Closes at once, dropping what is queued. */
+  destroy(): void;
+  readonly remote?: RemoteAddr;
+}
+
+/** A bound socket handing out connections; closing it stops accepting. */
+export interface Listener extends AsyncIterable<Conn> {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** FastCGI params (the CGI/1.1 variables) of one request, as sent by the web server. */
+export type Params = Readonly<Record<string, string>>;
+
+export type Role = "responder" | "authorizer" | "filter";
+
+export interface Context {
+  /** Keeps the worker's graceful close waiting for `promise`; a rejection is logged. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Accepted for Workers compatibility; a FastCGI worker has no origin to fall back to. */
+  passThroughOnException(): void;
+  readonly role: Role;
+  /** The Filter role's FCGI_DATA stream (the file to filter); null for other roles. */
+  readonly data: ReadableStream<Uint8Array> | null;
+  /** Writes a line to this request's FCGI_STDERR (the web server's error log). */
+  log(message: string): void;
+  /** The web server's end of the FastCGI connection. */
+  readonly remote: RemoteAddr | undefined;
+  readonly requestId: number;
+}
+
+export type FetchHandler = (request: Request, env: Params, ctx: Context) => Response | Promise<Response>;
+
+/** A Workers-style module (`{ fetch }`) or a bare handler function. */
+export type App = FetchHandler | { fetch: FetchHandler };
+
+export type LogLevel = "error" | "warn" | "info";
+export type Logger = (level: LogLevel, message: string) => void;
+
+export interface WorkerOptions {
+  /** Concurrent connections (FCGI_MAX_CONNS); more are closed at accept. Default 1024. */
+  maxConns?: number;
+  /** Concurrent requests in the whole worker (FCGI_MAX_REQS); more get OVERLOADED. Default 1024. */
+  maxRequests?: number;
+  /** Serve several requests at once on one connection (FCGI_MPXS_CONNS). Default true. */
+  multiplex?: boolean;
+  /** Total bytes of one request's params. Default 262144. */
+  maxParamsBytes?: number;
+  /** Number of params of one request. Default 1000. */
+  maxParams?: number;
+  /** Bytes of one param name or value. Default 131072. */
+  maxParamLength?: number;
+  /** Request body bytes buffered for a handler that reads slowly before the connection stops reading. Default 262144. */
+  bodyBuffer?: number;
+  /** Milliseconds a handler may run on after its request was aborted before END_REQUEST is sent anyway. Default 3000. */
+  abortGrace?: number;
+  /** Milliseconds close() waits for in-flight requests before cutting them off. Default 10000. */
+  closeTimeout?: number;
+  /** Where the worker's own log lines go. Default: console.error with a level prefix. */
+  log?: Logger;
+}

@@ -1,0 +1,161 @@
+// Bun.listen sockets → the core's Conn/Listener. Bun's write() is unbuffered: it returns the bytes
+// it took, and a later write while the kernel is full drops data, so everything not taken waits in
+// our own queue until `drain` (notes/runtimes.md §2).
+
+import { formatAddress } from "../core/address.ts";
+import { Channel } from "../core/channel.ts";
+import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
+import type { Server } from "../core/worker.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
+
+// The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
+interface BunSocket {
+  data: BunConn;
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  pause?(): void;
+  resume?(): void;
+  setNoDelay?(enabled: boolean): boolean;
+}
+interface BunListener {
+  readonly port?: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+interface BunGlobal {
+  listen(options: Record<string, unknown>): BunListener;
+}
+
+const READ_QUEUE = 16;
+
+class BunConn implements Conn {
+  readonly readable: Channel<Uint8Array>;
+  readonly remote: RemoteAddr;
+  #socket: BunSocket;
+  #queue: Uint8Array[] = [];
+  #drain: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+  #endWhenFlushed = false;
+  #closed = false;
+
+  constructor(socket: BunSocket, unix: boolean) {
+    this.#socket = socket;
+    const address = socket.remoteAddress ?? "";
+    this.remote = unix || !address
+      ? { address: "", family: "unix" }
+      : { address, port: socket.remotePort, family: address.includes(":") ? "IPv6" : "IPv4" };
+    if (!unix) socket.setNoDelay?.(true);
+    this.readable = new Channel<Uint8Array>(READ_QUEUE, {
+      onFull: () => socket.pause?.(),
+      onDrain: () => socket.resume?.(),
+      onReturn: () => socket.resume?.(),
+    });
+  }
+
+  write(chunk: Uint8Array): void | Promise<void> {
+    if (this.#closed) return;
+    if (this.#queue.length > 0) {
+      this.#queue.push(chunk);
+      return this.#waitDrain();
+    }
+    const n = this.#socket.write(chunk);
+    if (n === chunk.length) return;
+    if (n < 0) return this.onClose(); // closed
+    this.#queue.push(chunk.subarray(n));
+    return this.#waitDrain();
+  }
+
+  #waitDrain(): Promise<void> {
+    return (this.#drain ??= new Promise<void>((resolve) => (this.#drained = resolve)));
+  }
+
+  /** Bun's drain callback: the kernel has room again. */
+  onDrain(): void {
+    const q = this.#queue;
+    while (q.length > 0) {
+      const chunk = q[0];
+      const n = this.#socket.write(chunk);
+      if (n < 0) return this.onClose();
+      if (n < chunk.length) {
+        q[0] = chunk.subarray(n);
+        return;
+      }
+      q.shift();
+    }
+    this.#release();
+    if (this.#endWhenFlushed) this.#socket.end();
+  }
+
+  onClose(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.#release();
+    this.readable.end();
+  }
+
+  #release(): void {
+    const drained = this.#drained;
+    this.#drain = this.#drained = null;
+    drained?.();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    if (this.#queue.length > 0) this.#endWhenFlushed = true; // end() now would lose the queued tail
+    else this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.terminate();
+    this.onClose();
+  }
+}
+
+export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
+  const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+  const conns = new Channel<BunConn>();
+  const unix = address.kind !== "tcp";
+  const socket = {
+    binaryType: "uint8array",
+    open(s: BunSocket) {
+      s.data = new BunConn(s, unix);
+      conns.push(s.data);
+    },
+    data(s: BunSocket, chunk: Uint8Array) {
+      s.data.readable.push(chunk);
+    },
+    drain(s: BunSocket) {
+      s.data.onDrain();
+    },
+    end(s: BunSocket) {
+      s.data.readable.end();
+    },
+    close(s: BunSocket) {
+      s.data?.onClose();
+    },
+    error(s: BunSocket, err: Error) {
+      if (s.data) s.data.readable.fail(err);
+      else log("error", `socket error: ${err.message}`);
+    },
+  };
+  // For fd 0 Bun's (untyped) {fd} option adopts the inherited listening socket.
+  const options = address.kind === "tcp" ? { hostname: address.host, port: address.port, socket }
+    : address.kind === "unix" ? { unix: address.path, socket }
+    : { fd: address.fd, socket };
+  if (address.kind === "unix") await clearStaleSocket(address.path);
+  const listener = await withSocketMode(socketMode, () => Bun.listen(options));
+  const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.port ?? address.port }) : formatAddress(address);
+  return {
+    address: name,
+    close: async () => {
+      conns.end();
+      listener.stop(false); // stop accepting; open connections are drained by the worker
+    },
+    [Symbol.asyncIterator]: () => conns,
+  };
+}
+
+/** Starts a FastCGI worker for `app` on this runtime. */
+export const serve: (app: App, options?: ServeOptions) => Server = makeServe(listen);

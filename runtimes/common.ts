@@ -1,0 +1,92 @@
+// What every runtime's serve() shares: options, the fd-0 default, Unix socket files (stale ones
+// replaced, live ones refused, permissions set before the first connection can arrive). Uses only
+// node:fs, node:net and node:process, which Node, Bun and Deno all provide.
+
+import fs from "node:fs";
+import net from "node:net";
+import process from "node:process";
+import { type Address, parseAddress, parseMode } from "../core/address.ts";
+import { startServer, type Server } from "../core/worker.ts";
+import type { App, Listener, Logger, WorkerOptions } from "../core/types.ts";
+
+export interface ServeOptions extends WorkerOptions {
+  /**
+   * Where to listen: `tcp:HOST:PORT`, `HOST:PORT`, `[::1]:PORT`, `:PORT` (127.0.0.1), `unix:PATH`,
+   * an absolute path, or `fd:0`. Default: fd 0 when it is a socket (spawned by a web server,
+   * FCGI_LISTENSOCK_FILENO), else an error.
+   */
+  listen?: string;
+  /** Permissions of a Unix socket file, like "660"; applied before it accepts. Default: from the umask. */
+  socketMode?: string | number;
+}
+
+export interface ListenSpec {
+  address: Address;
+  socketMode?: number;
+  log: Logger;
+}
+
+export type ListenFn = (spec: ListenSpec) => Promise<Listener>;
+
+/** Builds a runtime's serve() from its listen(). */
+export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) => Server {
+  return (app, options = {}) => {
+    const log: Logger = options.log ?? ((level, message) => console.error(`fetchcgi ${level}: ${message}`));
+    let address: Address;
+    if (options.listen !== undefined) address = parseAddress(options.listen);
+    else if (stdinIsSocket()) address = { kind: "fd", fd: 0 };
+    else throw new TypeError("fetchcgi: no listen address given and fd 0 is not a socket; pass listen: \"127.0.0.1:9000\" or similar");
+    const socketMode = options.socketMode === undefined ? undefined : parseMode(options.socketMode);
+    if (socketMode !== undefined && address.kind !== "unix") throw new TypeError("fetchcgi: socketMode applies only to a Unix socket path");
+    return startServer(app, () => listen({ address, socketMode, log }), { ...options, log });
+  };
+}
+
+/** fd 0 is a socket: the web server spawned us with a listening socket there (F1). */
+export function stdinIsSocket(): boolean {
+  try {
+    return fs.fstatSync(0).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes way for a Unix socket at `path`: nothing there is fine; a socket file nobody listens on
+ * (left by a dead worker) is removed; a live socket or any other file is an error.
+ */
+export async function clearStaleSocket(path: string): Promise<void> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(path);
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return;
+    throw err;
+  }
+  if (!stat.isSocket()) throw new Error(`fetchcgi: ${path} exists and is not a socket; not replacing it`);
+  const live = await new Promise<boolean>((resolve, reject) => {
+    const probe = net.connect(path);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", (err: Error & { code?: string }) => {
+      probe.destroy();
+      if (err.code === "ECONNREFUSED" || err.code === "ENOENT") resolve(false);
+      else reject(new Error(`fetchcgi: cannot check socket ${path}: ${err.message}`));
+    });
+  });
+  if (live) throw new Error(`fetchcgi: ${path} is in use by a running process`);
+  fs.unlinkSync(path);
+}
+
+/** Runs `bind` with a umask that gives a new socket file exactly `mode`; restored when `bind` settles. */
+export async function withSocketMode<T>(mode: number | undefined, bind: () => T | Promise<T>): Promise<T> {
+  if (mode === undefined) return bind();
+  const previous = process.umask(~mode & 0o777);
+  try {
+    return await bind();
+  } finally {
+    process.umask(previous);
+  }
+}

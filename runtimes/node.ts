@@ -1,0 +1,101 @@
+// Node `net` sockets → the core's Conn/Listener. Also used by Deno for fd 0 (Deno.listen cannot
+// adopt a descriptor) and usable on Bun.
+
+import net from "node:net";
+import { formatAddress } from "../core/address.ts";
+import { Channel } from "../core/channel.ts";
+import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
+import type { Server } from "../core/worker.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
+
+/** Chunks queued before the socket is paused. */
+const READ_QUEUE = 16;
+
+export class NodeConn implements Conn {
+  readonly readable: Channel<Uint8Array>;
+  readonly remote: RemoteAddr;
+  #socket: net.Socket;
+  #drain: Promise<void> | null = null;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    const family = socket.remoteFamily;
+    this.remote = family
+      ? { address: socket.remoteAddress ?? "", port: socket.remotePort, family: family === "IPv6" ? "IPv6" : "IPv4" }
+      : { address: "", family: "unix" };
+    if (family) socket.setNoDelay(true);
+    this.readable = new Channel<Uint8Array>(READ_QUEUE, {
+      onFull: () => socket.pause(),
+      onDrain: () => socket.resume(),
+      onReturn: () => socket.resume(),
+    });
+    socket.on("data", (chunk: Uint8Array) => this.readable.push(chunk));
+    socket.on("end", () => this.readable.end());
+    socket.on("error", (err) => this.readable.fail(err));
+    socket.on("close", () => this.readable.end());
+  }
+
+  write(chunk: Uint8Array): void | Promise<void> {
+    const socket = this.#socket;
+    if (!socket.writable) return;
+    if (socket.write(chunk)) return;
+    return (this.#drain ??= new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        this.#drain = null;
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
+    }));
+  }
+
+  close(): void {
+    this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** A net.Server as a Listener. */
+export function serverListener(server: net.Server, address: string): Listener {
+  const conns = new Channel<NodeConn>();
+  server.on("connection", (socket: net.Socket) => conns.push(new NodeConn(socket)));
+  return {
+    address,
+    close: async () => {
+      conns.end();
+      // Stops accepting now; its callback would wait for every connection, which the worker drains itself.
+      server.close();
+    },
+    [Symbol.asyncIterator]: () => conns,
+  };
+}
+
+export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
+  const server = net.createServer();
+  if (address.kind === "unix") await clearStaleSocket(address.path);
+  await withSocketMode(socketMode, () =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      const options = address.kind === "tcp" ? { host: address.host, port: address.port }
+        : address.kind === "unix" ? { path: address.path }
+        : { fd: address.fd };
+      server.listen(options, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    }));
+  // Accept errors (EMFILE...) must not stop the worker: log them; libuv keeps accepting.
+  server.on("error", (err) => log("error", `accept failed: ${err.message}`));
+  let name = formatAddress(address);
+  const bound = server.address();
+  if (address.kind === "tcp" && bound && typeof bound === "object") name = formatAddress({ ...address, port: bound.port });
+  return serverListener(server, name);
+}
+
+/** Starts a FastCGI worker for `app` on this runtime. */
+export const serve: (app: App, options?: ServeOptions) => Server = makeServe(listen);
