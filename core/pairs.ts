@@ -90,7 +90,7 @@ export class PairDecoder {
           const at = i + p;
           const q = at < n ? readLength(b, at, n) : -1;
           if (q >= 0) {
-            const valueLen = this.#check(lengthOf(b, at, q));
+            const valueLen = this.#checkPair(nameLen, this.#check(lengthOf(b, at, q)));
             const start = at + q;
             if (n - start >= nameLen + valueLen) {
               this.#nameLen = nameLen;
@@ -112,7 +112,7 @@ export class PairDecoder {
         this.#nameLen = length;
         this.#state = State.VALUE_LEN;
       } else {
-        this.#valueLen = length;
+        this.#valueLen = this.#checkPair(this.#nameLen, length);
         this.#state = State.BODY;
         this.#body = new Uint8Array(this.#nameLen + length);
         this.#bodyFill = 0;
@@ -132,6 +132,12 @@ export class PairDecoder {
     // Announced bytes can never exceed what the total limit lets through.
     if (length > this.#limits.maxBytes) throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
     return length;
+  }
+
+  /** A pair that can never fit in maxBytes is refused at its prefixes, before its bytes are buffered. */
+  #checkPair(nameLen: number, valueLen: number): number {
+    if (nameLen + valueLen > this.#limits.maxBytes) throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
+    return valueLen;
   }
 
   #emit(b: Uint8Array, start: number): void {

@@ -41,7 +41,7 @@ export function requestUrl(p: Params): string {
     if (path[0] !== "/") path = "/" + path; // `OPTIONS *`
   } else {
     const script = (p.SCRIPT_NAME ?? "") + (p.PATH_INFO ?? "");
-    path = encodeURI(script || "/") + (p.QUERY_STRING ? "?" + p.QUERY_STRING : "");
+    path = encodeURI(script || "/").replaceAll("?", "%3F").replaceAll("#", "%23") + (p.QUERY_STRING ? "?" + p.QUERY_STRING : "");
     if (path[0] !== "/") path = "/" + path;
   }
   return `${scheme}://${authority(p, https)}${path}`;

@@ -31,7 +31,8 @@ export function encodeHead(response: Response): Uint8Array {
     head += `${name}: ${value}\r\n`;
   }
   const status = response.status;
-  head += `Status: ${status} ${response.statusText || REASONS[status] || ""}\r\n\r\n`;
+  const reason = response.statusText || REASONS[status];
+  head += reason ? `Status: ${status} ${reason}\r\n\r\n` : `Status: ${status}\r\n\r\n`;
   return byteString(head);
 }
 

@@ -1,0 +1,114 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BodySource } from "../../core/body.ts";
+import { concat } from "../../core/records.ts";
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+const bytes = (n: number, v = 1) => new Uint8Array(n).fill(v);
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of stream) chunks.push(c);
+  return concat(chunks);
+}
+
+test("push returns true below highWaterMark and false once highWaterMark bytes are queued", async () => {
+  const body = new BodySource(10, -1, () => {});
+  await tick();
+  assert.equal(body.push(bytes(4)), true);
+  assert.equal(body.push(bytes(5)), true); // 9 queued
+  assert.equal(body.push(bytes(1)), false); // 10 queued
+  assert.equal(body.push(bytes(3)), false); // 13 queued
+});
+
+test("onDrain fires when the consumer reads after push answered false", async () => {
+  let drains = 0;
+  const body = new BodySource(8, -1, () => drains++);
+  await tick();
+  const initial = drains; // the stream may pull once at start
+  assert.equal(body.push(bytes(8)), false);
+  await tick();
+  assert.equal(drains, initial, "no drain while the queue is full");
+  const reader = body.stream.getReader();
+  const r = await reader.read();
+  assert.equal(r.value!.length, 8);
+  await tick();
+  assert.ok(drains > initial, "drain after the consumer read");
+});
+
+test("a body with no declared length ends cleanly with end()", async () => {
+  const body = new BodySource(1024, -1, () => {});
+  body.push(new Uint8Array([1, 2]));
+  body.push(new Uint8Array([3]));
+  body.end();
+  assert.equal(body.done, true);
+  assert.deepEqual([...(await readAll(body.stream))], [1, 2, 3]);
+});
+
+test("F40/F37: exactly the declared length ends cleanly", async () => {
+  const body = new BodySource(1024, 5, () => {});
+  body.push(bytes(2));
+  body.push(bytes(3));
+  body.end();
+  assert.equal((await readAll(body.stream)).length, 5);
+});
+
+test("F40: end() with fewer bytes than declared errors the stream", async () => {
+  const body = new BodySource(1024, 10, () => {});
+  body.push(bytes(4));
+  body.end();
+  assert.equal(body.done, true);
+  await assert.rejects(readAll(body.stream), /truncated: 4 of 10/);
+});
+
+test("F40: an empty body when a length was declared errors the stream", async () => {
+  const body = new BodySource(1024, 3, () => {});
+  body.end();
+  await assert.rejects(readAll(body.stream), /truncated/);
+});
+
+test("F37: more bytes than declared errors the stream", async () => {
+  const body = new BodySource(1024, 4, () => {});
+  assert.equal(body.push(bytes(3)), true);
+  assert.equal(body.push(bytes(2)), true); // 5 > 4: errored, input not paused
+  assert.equal(body.done, true);
+  body.end(); // no effect once errored
+  await assert.rejects(readAll(body.stream), /longer than CONTENT_LENGTH 4/);
+});
+
+test("discard(): drops what is queued and what still arrives, and calls onDrain", async () => {
+  let drains = 0;
+  const body = new BodySource(4, -1, () => drains++);
+  await tick();
+  const before = drains;
+  assert.equal(body.push(bytes(8)), false);
+  body.discard();
+  assert.equal(body.cancelled, true);
+  assert.equal(body.done, true);
+  assert.equal(drains, before + 1);
+  assert.equal(body.push(bytes(100)), true, "input keeps flowing (and is dropped)");
+  body.end();
+  await assert.rejects(body.stream.getReader().read(), /already sent/);
+});
+
+test("consumer cancel: further input is dropped, push answers true, onDrain is called", async () => {
+  let drains = 0;
+  const body = new BodySource(4, -1, () => drains++);
+  await tick();
+  const before = drains;
+  assert.equal(body.push(bytes(4)), false);
+  await body.stream.cancel();
+  assert.equal(body.cancelled, true);
+  assert.equal(body.done, true);
+  assert.ok(drains > before);
+  assert.equal(body.push(bytes(4)), true);
+  assert.doesNotThrow(() => body.end());
+});
+
+test("error(): errors the stream once; later calls are ignored", async () => {
+  const body = new BodySource(16, -1, () => {});
+  body.error(new Error("first"));
+  body.error(new Error("second"));
+  body.end();
+  await assert.rejects(readAll(body.stream), /first/);
+});

@@ -1,0 +1,151 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Channel } from "../../core/channel.ts";
+
+test("push before next(): items come out in order", async () => {
+  const c = new Channel<number>();
+  c.push(1);
+  c.push(2);
+  assert.deepEqual(await c.next(), { value: 1, done: false });
+  assert.deepEqual(await c.next(), { value: 2, done: false });
+});
+
+test("push after next(): the pending next() resolves with the item", async () => {
+  const c = new Channel<string>();
+  const p = c.next();
+  let settled = false;
+  p.then(() => (settled = true));
+  await Promise.resolve();
+  assert.equal(settled, false);
+  c.push("a");
+  assert.deepEqual(await p, { value: "a", done: false });
+  c.push("b");
+  assert.deepEqual(await c.next(), { value: "b", done: false });
+});
+
+test("end(): queued items are delivered, then done (and done stays done)", async () => {
+  const c = new Channel<number>();
+  c.push(1);
+  c.push(2);
+  c.end();
+  c.push(3); // ignored after end
+  assert.deepEqual(await c.next(), { value: 1, done: false });
+  assert.deepEqual(await c.next(), { value: 2, done: false });
+  assert.deepEqual(await c.next(), { value: undefined, done: true });
+  assert.deepEqual(await c.next(), { value: undefined, done: true });
+});
+
+test("end(): resolves a pending next() with done", async () => {
+  const c = new Channel<number>();
+  const p = c.next();
+  c.end();
+  assert.deepEqual(await p, { value: undefined, done: true });
+});
+
+test("fail(): rejects after the queued items", async () => {
+  const c = new Channel<number>();
+  const err = new Error("boom");
+  c.push(1);
+  c.fail(err);
+  c.push(2); // ignored
+  c.end(); // no effect after fail
+  assert.deepEqual(await c.next(), { value: 1, done: false });
+  await assert.rejects(c.next(), (e) => e === err);
+  await assert.rejects(c.next(), (e) => e === err);
+});
+
+test("fail(): rejects a pending next()", async () => {
+  const c = new Channel<number>();
+  const p = c.next();
+  const err = new Error("x");
+  c.fail(err);
+  await assert.rejects(p, (e) => e === err);
+});
+
+test("for-await drains the queue then stops at end()", async () => {
+  const c = new Channel<number>();
+  setTimeout(() => {
+    c.push(3);
+    c.end();
+  }, 1);
+  c.push(1);
+  c.push(2);
+  const seen: number[] = [];
+  for await (const x of c) seen.push(x);
+  assert.deepEqual(seen, [1, 2, 3]);
+});
+
+test("for-await throws the fail() error after the queued items", async () => {
+  const c = new Channel<number>();
+  c.push(1);
+  c.fail(new Error("late"));
+  const seen: number[] = [];
+  await assert.rejects(async () => {
+    for await (const x of c) seen.push(x);
+  }, /late/);
+  assert.deepEqual(seen, [1]);
+});
+
+test("onFull when the queue reaches highWater, onDrain when it falls to half", async () => {
+  const calls: string[] = [];
+  const c = new Channel<number>(4, { onFull: () => calls.push("full"), onDrain: () => calls.push("drain") });
+  c.push(1);
+  c.push(2);
+  c.push(3);
+  assert.deepEqual(calls, []);
+  c.push(4);
+  assert.deepEqual(calls, ["full"]);
+  c.push(5); // still full: not called again
+  assert.deepEqual(calls, ["full"]);
+  await c.next(); // 4 left
+  await c.next(); // 3 left
+  assert.deepEqual(calls, ["full"]);
+  await c.next(); // 2 left = half
+  assert.deepEqual(calls, ["full", "drain"]);
+  await c.next(); // 1 left: no second drain
+  assert.deepEqual(calls, ["full", "drain"]);
+  c.push(6);
+  c.push(7);
+  assert.deepEqual(calls, ["full", "drain"]);
+  c.push(8); // 4 queued again
+  assert.deepEqual(calls, ["full", "drain", "full"]);
+});
+
+test("items handed straight to a waiting consumer do not count towards highWater", async () => {
+  let full = 0;
+  const c = new Channel<number>(1, { onFull: () => full++ });
+  const p = c.next();
+  c.push(1);
+  assert.equal(full, 0);
+  await p;
+  c.push(2);
+  assert.equal(full, 1);
+});
+
+test("return() calls onReturn, drops the queue and ends the channel", async () => {
+  let returned = 0;
+  const c = new Channel<number>(Infinity, { onReturn: () => returned++ });
+  c.push(1);
+  c.push(2);
+  assert.deepEqual(await c.return(), { value: undefined, done: true });
+  assert.equal(returned, 1);
+  c.push(3);
+  assert.deepEqual(await c.next(), { value: undefined, done: true });
+});
+
+test("breaking out of for-await calls onReturn", async () => {
+  let returned = 0;
+  const c = new Channel<number>(Infinity, { onReturn: () => returned++ });
+  c.push(1);
+  c.push(2);
+  for await (const x of c) {
+    assert.equal(x, 1);
+    break;
+  }
+  assert.equal(returned, 1);
+});
+
+test("Symbol.asyncIterator returns the channel itself", () => {
+  const c = new Channel<number>();
+  assert.equal(c[Symbol.asyncIterator](), c);
+});
