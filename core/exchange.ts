@@ -84,7 +84,9 @@ export class Exchange {
     const env = this.#env;
     if (name === "__proto__") return;
     const prev = env[name];
-    env[name] = prev !== undefined && name.startsWith("HTTP_") ? joinRepeated(name, prev, value) : value;
+    // Repeated header params are joined (nginx sends one per header line). A repeated HTTP_HOST
+    // can only come from a `fastcgi_param HTTP_HOST` override: like other params, the last wins.
+    env[name] = prev !== undefined && name.startsWith("HTTP_") && name !== "HTTP_HOST" ? joinRepeated(name, prev, value) : value;
   };
 
   /** A PARAMS piece; EMPTY ends the params and starts the handler. */

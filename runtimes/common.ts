@@ -80,6 +80,15 @@ export async function clearStaleSocket(path: string): Promise<void> {
   fs.unlinkSync(path);
 }
 
+/** Removes the socket file a closed listener bound (Node and Bun do this themselves). */
+export function removeSocket(path: string): void {
+  try {
+    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
 /** Runs `bind` with a umask that gives a new socket file exactly `mode`; restored when `bind` settles. */
 export async function withSocketMode<T>(mode: number | undefined, bind: () => T | Promise<T>): Promise<T> {
   if (mode === undefined) return bind();

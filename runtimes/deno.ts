@@ -7,7 +7,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
+import { clearStaleSocket, type ListenSpec, removeSocket, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
 import { listen as listenNodeNet } from "./node.ts";
 
 // The few Deno APIs used, declared here so the package type-checks without Deno's lib.
@@ -168,6 +168,7 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
       closed = true;
       listener.close();
       conns.end();
+      if (address.kind === "unix") removeSocket(address.path); // Deno leaves the file behind
     },
     [Symbol.asyncIterator]: () => conns,
   };

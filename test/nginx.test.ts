@@ -41,6 +41,11 @@ test("nginx and its fastcgi_params are installed", () => {
   findFastcgiParams(findNginx());
 });
 
+test("docs/nginx.md shows examples/nginx.conf as it is", () => {
+  const doc = fs.readFileSync(path.join(ROOT, "docs/nginx.md"), "utf8");
+  assert.ok(doc.includes("```nginx\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/nginx.md: the config block differs from examples/nginx.conf");
+});
+
 for (const rt of runtimes()) {
   describe(`nginx → ${rt.name}`, () => {
     let dir = "";

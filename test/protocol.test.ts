@@ -250,11 +250,12 @@ for (const rt of runtimes()) {
         ["HTTP_X_DUP", "a"], ["HTTP_X_DUP", "b"], ["HTTP_COOKIE", "c=1"], ["HTTP_COOKIE", "d=2"],
         ["CONTENT_TYPE", "text/plain"], ["HTTP_CONTENT_TYPE", "text/plain"], ["CONTENT_LENGTH", "2"], ["HTTP_CONTENT_LENGTH", "2"],
         ["REDIRECT_HTTP_AUTHORIZATION", "Basic dTpw"], ["HTTP_BAD NAME", "x"], ["HTTP_X_OK", "fine"],
+        ["HTTP_HOST", "override.test:8443"], // a `fastcgi_param HTTP_HOST` override: the last one wins
       ];
       c.send(cat(begin(1), stream(T.PARAMS, 1, pairs(list)), stream(T.STDIN, 1, "hi")));
       const end = await c.response(1);
       const echo = JSON.parse(parseCgi(end.stdout).text);
-      assert.equal(echo.url, "http://example.test:8080/echo/%E2%9C%93/caf%C3%A9?a=1&b=%20x");
+      assert.equal(echo.url, "http://override.test:8443/echo/%E2%9C%93/caf%C3%A9?a=1&b=%20x");
       assert.equal(echo.headers["x-dup"], "a, b");
       assert.equal(echo.headers.cookie, "c=1; d=2");
       assert.equal(echo.headers["content-type"], "text/plain");
