@@ -156,7 +156,7 @@ export class Exchange {
     this.#host.settings.log("warn", `request ${this.id}: ${message}`);
     this.out.stderr(message + "\n");
     this.#started = true;
-    this.#respond(textResponse(status, message));
+    this.#guard(this.#respond(textResponse(status, message)));
   }
 
   #start(): void {
@@ -171,7 +171,7 @@ export class Exchange {
       this.#data = new BodySource(this.#host.settings.bodyBuffer, length && /^\d+$/.test(length) ? Number(length) : -1, this.#resume);
     }
     if (isForbiddenMethod(method)) {
-      this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }));
+      this.#guard(this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
       return;
     }
     let request: Request;
@@ -181,10 +181,19 @@ export class Exchange {
       const body = this.#body?.stream ?? null;
       request = new Request(requestUrl(env), body ? { method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit : { method, headers, signal: abort.signal });
     } catch (err) {
-      this.#respond(textResponse(400, `bad request: ${(err as Error).message}`));
+      this.#guard(this.#respond(textResponse(400, `bad request: ${(err as Error).message}`)));
       return;
     }
-    this.#run(request, env);
+    this.#guard(this.#run(request, env));
+  }
+
+  /** A failure of our own must end the request, never become an unhandled rejection that kills the worker. */
+  #guard(work: Promise<void>): void {
+    work.catch((err) => {
+      this.#host.settings.log("error", `request ${this.id}: internal error: ${describe(err)}`);
+      if (this.out.flushed) this.#host.fail(this);
+      else this.#finish(1);
+    });
   }
 
   #resume = (): void => this.#host.resume();
