@@ -17,7 +17,6 @@ export interface WorkerState extends Settings {
   readonly multiplex: boolean;
   /** Requests in flight in the whole worker. */
   active: number;
-  readonly draining: boolean;
 }
 
 export class Connection implements Host {

@@ -17,7 +17,7 @@ export interface Server {
   readonly finished: Promise<void>;
 }
 
-const defaultLogger: Logger = (level, message) => console.error(`fetchcgi ${level}: ${message}`);
+export const defaultLogger: Logger = (level, message) => console.error(`fetchcgi ${level}: ${message}`);
 
 export function toHandler(app: App): FetchHandler {
   if (typeof app === "function") return app;
@@ -25,7 +25,7 @@ export function toHandler(app: App): FetchHandler {
   throw new TypeError("fetchcgi: the app must be a function (request, env, ctx) => Response or an object with a fetch() method");
 }
 
-function positive(options: WorkerOptions, name: keyof WorkerOptions, fallback: number, min = 1): number {
+function integerOption(options: WorkerOptions, name: keyof WorkerOptions, fallback: number, min = 1): number {
   const value = options[name] ?? fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
     throw new TypeError(`fetchcgi: option ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
@@ -54,15 +54,15 @@ export class Worker implements WorkerState {
   constructor(app: App, options: WorkerOptions = {}) {
     this.handler = toHandler(app);
     this.log = options.log ?? defaultLogger;
-    this.maxConns = positive(options, "maxConns", 1024);
-    this.maxRequests = positive(options, "maxRequests", 1024);
+    this.maxConns = integerOption(options, "maxConns", 1024);
+    this.maxRequests = integerOption(options, "maxRequests", 1024);
     this.multiplex = options.multiplex ?? true;
-    this.maxParamsBytes = positive(options, "maxParamsBytes", 256 * 1024, 1024);
-    this.maxParams = positive(options, "maxParams", 1000);
-    this.maxParamLength = positive(options, "maxParamLength", 128 * 1024, 256);
-    this.bodyBuffer = positive(options, "bodyBuffer", 256 * 1024);
-    this.abortGrace = positive(options, "abortGrace", 3000, 0);
-    this.closeTimeout = positive(options, "closeTimeout", 10000, 0);
+    this.maxParamsBytes = integerOption(options, "maxParamsBytes", 256 * 1024, 1024);
+    this.maxParams = integerOption(options, "maxParams", 1000);
+    this.maxParamLength = integerOption(options, "maxParamLength", 128 * 1024, 256);
+    this.bodyBuffer = integerOption(options, "bodyBuffer", 256 * 1024);
+    this.abortGrace = integerOption(options, "abortGrace", 3000, 0);
+    this.closeTimeout = integerOption(options, "closeTimeout", 10000, 0);
   }
 
   track(promise: Promise<unknown>): void {

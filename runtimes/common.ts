@@ -6,7 +6,7 @@ import fs from "node:fs";
 import net from "node:net";
 import process from "node:process";
 import { type Address, parseAddress, parseMode } from "../core/address.ts";
-import { startServer, type Server } from "../core/worker.ts";
+import { defaultLogger, startServer, type Server } from "../core/worker.ts";
 import type { App, Listener, Logger, WorkerOptions } from "../core/types.ts";
 
 export interface ServeOptions extends WorkerOptions {
@@ -31,7 +31,7 @@ export type ListenFn = (spec: ListenSpec) => Promise<Listener>;
 /** Builds a runtime's serve() from its listen(). */
 export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) => Server {
   return (app, options = {}) => {
-    const log: Logger = options.log ?? ((level, message) => console.error(`fetchcgi ${level}: ${message}`));
+    const log: Logger = options.log ?? defaultLogger;
     let address: Address;
     if (options.listen !== undefined) address = parseAddress(options.listen);
     else if (stdinIsSocket()) address = { kind: "fd", fd: 0 };

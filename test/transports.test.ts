@@ -113,3 +113,40 @@ for (const rt of runtimes()) {
 }
 
 const ROOT_FIXTURES = path.dirname(APP);
+
+describe("the README's serve.ts commands", () => {
+  // examples/serve.ts listens on 127.0.0.1:9000, as written in the README.
+  async function runs(cmd: string, args: string[]): Promise<void> {
+    const proc = spawn(cmd, args, { cwd: path.dirname(ROOT_FIXTURES), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout.on("data", (d) => (out += d));
+    proc.stderr.on("data", (d) => (out += d));
+    try {
+      for (let i = 0; !out.includes("FastCGI worker on tcp:127.0.0.1:9000"); i++) {
+        if (i > 200 || proc.exitCode !== null) throw new Error(`${cmd} ${args.join(" ")} did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const r = await fetchRaw("tcp:127.0.0.1:9000", "GET", "/from-readme");
+      assert.equal(r.text, "hello /from-readme\n");
+    } finally {
+      proc.kill("SIGKILL");
+      await new Promise((r) => proc.once("exit", r));
+    }
+  }
+  const root = path.resolve(ROOT_FIXTURES, "../..");
+  const serveTs = path.join(root, "examples/serve.ts");
+
+  test("bun run serve.ts", () => runs(runtimes().find((r) => r.name === "bun")!.bin, ["run", serveTs]));
+  test("deno run --allow-net serve.ts", () => runs(runtimes().find((r) => r.name === "deno")!.bin, ["run", "--allow-net", serveTs]));
+  test("node serve.ts (Node 24, type stripping)", () => runs(runtimes().find((r) => r.name === "node24")!.bin, [serveTs]));
+  test("node serve.js (compiled with esbuild, the machine's Node)", async () => {
+    const dir = tmpDir();
+    const out = path.join(dir, "serve.js");
+    execFileSync(path.join(root, "node_modules/.bin/esbuild"), [serveTs, "--bundle", "--platform=node", "--format=esm", `--outfile=${out}`, "--log-level=warning"]);
+    try {
+      await runs(runtimes()[0].bin, [out]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
