@@ -1,0 +1,90 @@
+// The core's connection driven in-process through its own seam (a Conn backed by memory), to see
+// what a socket cannot show from outside: how many writes a response takes, and that a full socket
+// stops the response stream from being pulled.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Channel } from "../../core/channel.ts";
+import { Worker } from "../../core/worker.ts";
+import type { App, Conn } from "../../core/types.ts";
+import { requestBytes, T } from "../lib/fcgi.ts";
+
+class MemoryConn implements Conn {
+  readonly readable: Channel<Uint8Array> = new Channel<Uint8Array>();
+  writes: Uint8Array[] = [];
+  closed = false;
+  /** When set, write() answers with this promise: the socket is full. */
+  full: Promise<void> | null = null;
+  write(chunk: Uint8Array): void | Promise<void> {
+    this.writes.push(chunk);
+    return this.full ?? undefined;
+  }
+  close(): void {
+    this.closed = true;
+    this.readable.end();
+  }
+  destroy(): void {
+    this.close();
+  }
+}
+
+function types(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 8 <= bytes.length; i += 8 + ((bytes[i + 4] << 8) | bytes[i + 5]) + bytes[i + 6]) out.push(bytes[i + 1]);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function serve(app: App): MemoryConn {
+  const conn = new MemoryConn();
+  new Worker(app, { log: () => {} }).serveConn(conn);
+  return conn;
+}
+
+test("a small response leaves in one write: head STDOUT, body STDOUT, empty STDOUT, END_REQUEST", async () => {
+  const conn = serve(() => new Response("hello"));
+  conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
+  await sleep(20);
+  assert.equal(conn.writes.length, 1);
+  assert.deepEqual(types(conn.writes[0]), [T.STDOUT, T.STDOUT, T.STDOUT, T.END]);
+});
+
+test("a streamed response is not pulled further while the socket is full", async () => {
+  let pulls = 0;
+  const chunk = new Uint8Array(70000); // more than FLUSH_AT per chunk: every chunk is written
+  const conn = serve(() => new Response(new ReadableStream({
+    pull(c) {
+      if (++pulls > 50) return c.close();
+      c.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 })));
+  let release!: () => void;
+  conn.full = new Promise((r) => (release = r));
+  conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
+  await sleep(50);
+  const pulledWhileFull = pulls;
+  await sleep(100);
+  assert.equal(pulls, pulledWhileFull, "no pulls while the write is pending");
+  assert.ok(pulledWhileFull <= 3, `pulled ${pulledWhileFull} chunks ahead of a full socket`);
+  conn.full = null;
+  release();
+  await sleep(100);
+  assert.equal(pulls, 51);
+  const all = conn.writes.flatMap((w) => types(w));
+  assert.equal(all.filter((t) => t === T.END).length, 1);
+});
+
+test("a request that ends while others run leaves the connection open (keep-conn) and counts are released", async () => {
+  const worker = new Worker(() => new Response("x"), { log: () => {} });
+  const conn = new MemoryConn();
+  worker.serveConn(conn);
+  conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
+  conn.readable.push(requestBytes(2, "GET", "/", { keepConn: true }));
+  await sleep(20);
+  assert.equal(worker.active, 0);
+  assert.equal(conn.closed, false);
+  conn.readable.push(requestBytes(3, "GET", "/", { keepConn: false }));
+  await sleep(20);
+  assert.equal(conn.closed, true, "closed after a request without KEEP_CONN");
+});
