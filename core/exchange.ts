@@ -6,7 +6,7 @@ import { BodySource } from "./body.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
-  buildHeaders, declaredLength, hasBody, headerList, isForbiddenMethod, joinRepeated, methodOf, requestUrl,
+  buildHeaders, declaredLength, hasBody, headerList, isForbiddenMethod, mergeParam, methodOf, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
@@ -83,10 +83,7 @@ export class Exchange {
   #onParam = (name: string, value: string): void => {
     const env = this.#env;
     if (name === "__proto__") return;
-    const prev = env[name];
-    // Repeated header params are joined (nginx sends one per header line). A repeated HTTP_HOST
-    // can only come from a `fastcgi_param HTTP_HOST` override: like other params, the last wins.
-    env[name] = prev !== undefined && name.startsWith("HTTP_") && name !== "HTTP_HOST" ? joinRepeated(name, prev, value) : value;
+    env[name] = mergeParam(name, env[name], value);
   };
 
   /** A PARAMS piece; EMPTY ends the params and starts the handler. */
@@ -167,8 +164,7 @@ export class Exchange {
       this.#body = new BodySource(this.#host.settings.bodyBuffer, declaredLength(env), this.#resume);
     }
     if (this.role === "filter") {
-      const length = env.FCGI_DATA_LENGTH;
-      this.#data = new BodySource(this.#host.settings.bodyBuffer, length && /^\d+$/.test(length) ? Number(length) : -1, this.#resume);
+      this.#data = new BodySource(this.#host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), this.#resume);
     }
     if (isForbiddenMethod(method)) {
       this.#guard(this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));

@@ -20,10 +20,14 @@ export function hasBody(method: string, params: Params): boolean {
   return length !== "0";
 }
 
-/** The declared body length, or -1 when unknown (absent, `-1` from Caddy, or malformed). */
+/** A length param as a number, or -1 when unknown (absent, `-1` from Caddy, or malformed). */
+export function parseLength(value: string | undefined): number {
+  return value && /^\d{1,15}$/.test(value) ? Number(value) : -1;
+}
+
+/** The declared body length, or -1 when unknown. */
 export function declaredLength(params: Params): number {
-  const length = params.CONTENT_LENGTH || params.HTTP_CONTENT_LENGTH;
-  return length && /^\d{1,15}$/.test(length) ? Number(length) : -1;
+  return parseLength(params.CONTENT_LENGTH || params.HTTP_CONTENT_LENGTH);
 }
 
 function isOn(value: string | undefined): boolean {
@@ -106,6 +110,16 @@ function asByteString(value: string): string {
   let s = "";
   for (const b of encoder.encode(value)) s += String.fromCharCode(b);
   return s;
+}
+
+/**
+ * The value of a param seen again: repeated header params are joined (C6; nginx sends one per
+ * header line). Any other param, and HTTP_HOST (repeated only by a `fastcgi_param HTTP_HOST`
+ * override), takes the last value.
+ */
+export function mergeParam(name: string, prev: string | undefined, value: string): string {
+  if (prev === undefined || !name.startsWith("HTTP_") || name === "HTTP_HOST") return value;
+  return joinRepeated(name, prev, value);
 }
 
 /** Joins a repeated param (C6): cookies with "; ", other headers with ", ". */

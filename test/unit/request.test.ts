@@ -8,7 +8,9 @@ import {
   headerList,
   isForbiddenMethod,
   joinRepeated,
+  mergeParam,
   methodOf,
+  parseLength,
   requestUrl,
 } from "../../core/request.ts";
 
@@ -193,4 +195,20 @@ test("requestUrl results parse as URLs", () => {
   for (const p of cases) {
     assert.doesNotThrow(() => new URL(requestUrl(p)), JSON.stringify(p));
   }
+});
+
+test("C6: mergeParam joins repeated header params; HTTP_HOST and non-header params take the last value", () => {
+  assert.equal(mergeParam("HTTP_X_DUP", undefined, "a"), "a");
+  assert.equal(mergeParam("HTTP_X_DUP", "a", "b"), "a, b");
+  assert.equal(mergeParam("HTTP_COOKIE", "c=1", "d=2"), "c=1; d=2");
+  assert.equal(mergeParam("HTTP_HOST", "127.0.0.1", "127.0.0.1:8080"), "127.0.0.1:8080");
+  assert.equal(mergeParam("SCRIPT_NAME", "/a", "/b"), "/b");
+});
+
+test("parseLength: digits only, else -1", () => {
+  assert.equal(parseLength("11"), 11);
+  assert.equal(parseLength("-1"), -1);
+  assert.equal(parseLength(""), -1);
+  assert.equal(parseLength(undefined), -1);
+  assert.equal(parseLength("1e3"), -1);
 });
