@@ -1,0 +1,46 @@
+// What a worker process holds, read from /proc (Linux only): resident memory and open descriptors.
+
+import fs from "node:fs";
+
+/** Resident set size of `pid` in bytes (VmRSS). */
+export function rss(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** Number of open file descriptors of `pid`. */
+export function fdCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+export const MiB = 1 << 20;
+
+/** Samples rss(pid) every `ms` until stop() and reports the peak. */
+export function rssPeak(pid: number, ms = 25): { stop(): number } {
+  let peak = rss(pid);
+  const t = setInterval(() => {
+    try {
+      peak = Math.max(peak, rss(pid));
+    } catch {
+      // the process is gone; the test will notice otherwise
+    }
+  }, ms);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, rss(pid));
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value, or throws after `ms` with `what`. */
+export async function waitFor<T>(check: () => T | Promise<T>, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
