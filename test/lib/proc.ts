@@ -26,6 +26,7 @@ export function rssPeak(pid: number, ms = 25): { stop(): number } {
       // the process is gone; the test will notice otherwise
     }
   }, ms);
+  t.unref();
   return {
     stop() {
       clearInterval(t);
