@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T } from "./lib/fcgi.ts";
-import { MiB, rss, rssPeak, waitFor } from "./lib/proc.ts";
+import { MiB, rss, rssPeak, transferSlack, waitFor } from "./lib/proc.ts";
 import { download, upload } from "./lib/transfer.ts";
 import { ROOT, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
@@ -241,12 +241,8 @@ for (const rt of runtimes()) {
     });
 
     // The first transfer warms the worker up; the second, of the same size, must not peak more
-    // than SLACK above the first. Garbage chunks live off the JS heap until a GC that V8 paces by
-    // external memory (64 MiB steps), and the allocator's level drifts up for a while: measured
-    // here, Node 24 and Deno overshoot a warm peak by up to ~80 MiB yet settle (20 × 256 MiB
-    // through Deno end where the second 256 MiB did), while Node 20 and Bun stay within a few MiB.
-    // Either bound fails a worker that buffers the transfer or keeps a third of it.
-    const SLACK = (rt.name === "node24" || rt.name === "deno" ? 96 : 32) * MiB;
+    // than transferSlack() above the first (see there why it differs per runtime).
+    const SLACK = transferSlack(rt.name);
 
     async function flat(t: { diagnostic(s: string): void }, move: () => Promise<void>): Promise<void> {
       const pid = w.proc.pid!;

@@ -45,3 +45,15 @@ export async function waitFor<T>(check: () => T | Promise<T>, ms: number, what: 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * How far a second large transfer may peak above the first one's RSS peak. Garbage chunks live
+ * off the JS heap until a GC that V8 paces by external memory (64 MiB steps) and the allocator's
+ * level drifts up for a while: measured, Node 24 and Deno overshoot a warm peak by up to ~80 MiB
+ * yet settle (20 × 256 MiB through Deno end where the second 256 MiB did), while Node 20 and Bun
+ * stay within a few MiB. Either bound fails a worker that buffers a 256 MiB transfer or keeps a
+ * third of it.
+ */
+export function transferSlack(runtime: string): number {
+  return (runtime === "node24" || runtime === "deno" ? 96 : 32) * MiB;
+}
