@@ -284,7 +284,7 @@ export class Exchange {
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
     if (this.ended) return;
-    out.stdout(encodeHead(response));
+    out.stdout(encodeHead(response, this.role === "authorizer"));
     const body = response.body;
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
     if (!body || skipBody) {

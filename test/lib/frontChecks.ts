@@ -38,8 +38,10 @@ export interface Quirks {
   disconnectAborts: boolean;
   /** Host the handler sees in request.url: "port" = host:port of the front, "no-port" = host only. */
   host?: "port" | "no-port" | "either";
-  /** Bytes of the large upload (default 48 MiB). */
+  /** Bytes of the large upload (default 96 MiB: large enough to tell streaming from garbage-collection lag). */
   uploadBytes?: number;
+  /** The front refuses a chunked upload above this many bytes (HAProxy: its buffer); the large upload then declares its length. */
+  chunkedUploadMax?: number;
 }
 
 export interface FrontSpec {
@@ -52,7 +54,8 @@ export interface FrontSpec {
   extra?(it: ItFn, ctx: () => Started & { rt: Runtime }): void;
 }
 
-export type ItFn = (name: string, fn: () => Promise<void>, timeout?: number) => void;
+/** Registers a check with the logs attached to its failure; `todo` marks a known bug (reported, not failing the run). */
+export type ItFn = (name: string, fn: () => Promise<void>, timeout?: number, opts?: { todo?: string }) => void;
 
 export function pattern(n: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(n);
@@ -85,8 +88,8 @@ export function describeFront(spec: FrontSpec): void {
       const live = () => setup!.live ?? setup!.base;
       const get = (p: string, init?: RequestInit) => fetch(`${base()}${p}`, init);
 
-      const it: ItFn = (name, fn, timeout = 30000) => {
-        test(name, { timeout }, async () => {
+      const it: ItFn = (name, fn, timeout = 30000, opts = {}) => {
+        test(name, { timeout, todo: opts.todo }, async () => {
           try {
             await fn();
           } catch (err) {
@@ -160,18 +163,20 @@ export function describeFront(spec: FrontSpec): void {
         else assert.equal(echo.headers["content-length"], undefined);
       });
 
-      it("large upload: exact byte count, bounded worker memory", async () => {
-        const n = (q.uploadBytes ?? 48 * 1024 * 1024) + 7;
-        const before = await (await get("/rss")).json();
-        const res = await fetch(`${live()}/count`, { method: "POST", body: uploadStream(n), duplex: "half" } as RequestInit);
+      it("large upload: exact byte count, worker memory bounded", async () => {
+        const n = q.uploadBytes ?? 96 * 1024 * 1024;
+        const before = (await (await get("/rss")).json()) as { peak: number; pid: number };
+        // A stream body goes out chunked unless its length is declared.
+        const headers = q.chunkedUploadMax !== undefined && n > q.chunkedUploadMax ? { "content-length": String(n) } : undefined;
+        const res = await fetch(`${live()}/count`, { method: "POST", body: uploadStream(n), duplex: "half", headers } as RequestInit);
         assert.equal(res.status, 200);
         assert.equal(await res.text(), String(n));
-        const after = await (await get("/rss")).json();
-        // Through one worker process (the same pid), the peak must stay below the upload's size:
-        // the body streams through, never held whole. (The growth seen is read buffers not yet
-        // collected; the tight bounds are measured by test/bounds.test.ts.)
-        if (before.pid === after.pid) assert.ok(after.peak - before.peak < n * 0.85, `peak RSS grew by ${((after.peak - before.peak) / 1048576).toFixed(1)} MiB for a ${(n / 1048576).toFixed(0)} MiB upload`);
-      }, 60000);
+        const after = (await (await get("/rss")).json()) as { peak: number; pid: number };
+        // Through one worker process, the peak stays well below the upload: the body streams
+        // through, never held whole. (Read buffers waiting for a collection make 25-50 MiB of
+        // the growth whatever the size, hence a large upload; test/bounds.test.ts has tight bounds.)
+        if (before.pid === after.pid) assert.ok(after.peak - before.peak < n * 0.75, `peak RSS grew by ${((after.peak - before.peak) / 1048576).toFixed(1)} MiB for a ${(n / 1048576).toFixed(0)} MiB upload`);
+      }, 90000);
 
       it("large response: 4 MiB byte-exact", async () => {
         const n = 4 * 1024 * 1024 + 3;
