@@ -71,7 +71,11 @@ const aborts = async (base: string): Promise<number> => (await (await fetch(`${b
 
 // lighttpd tells the worker nothing when a client leaves a request that is not sending anything
 // (the /slow check); it closes the FastCGI connection only while it is forwarding something.
-const quirks: Quirks = { serverSoftware: /^lighttpd\/1\./, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: false, host: "port" };
+// uploadBytes: lighttpd sends a spooled body at disk speed, and a worker's first large upload
+// then grows its peak RSS by 25-50 MiB (GC heap warm-up, the same for 48 or 192 MiB; later
+// uploads add little), too close to the 48 MiB default's bound; 96 MiB still fails if the body
+// is held whole.
+const quirks: Quirks = { serverSoftware: /^lighttpd\/1\./, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024 };
 
 const buffered: FrontSpec = {
   name: "lighttpd",
@@ -137,9 +141,9 @@ const streaming: FrontSpec = {
     test("a client that leaves after more than --body-buffer of an unread upload aborts request.signal", { todo: "core bug: a connection paused for backpressure never notices the front closing it" }, async () => {
       const before = await aborts(ctx().base);
       await leaveMidUpload(ctx().base, 400 * 1024);
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + 1000;
       while ((await aborts(ctx().base)) === before) {
-        assert.ok(Date.now() < deadline, "request.signal did not fire within 2 s of lighttpd closing the connection");
+        assert.ok(Date.now() < deadline, "request.signal did not fire within 1 s of lighttpd closing the connection");
         await sleep(100);
       }
     });
