@@ -38,6 +38,15 @@ Options:
                            sent anyway (default 3000)
   --close-timeout MS       on SIGTERM/SIGINT/SIGQUIT, how long in-flight requests may
                            finish before they are cut off (default 10000)
+  --read-timeout MS        a record, once begun, and a request's params must arrive within
+                           MS, else the connection is closed (slowloris); 0 = off (default 30000)
+  --idle-timeout MS        close a connection with nothing in flight after MS of silence;
+                           0 = leave it to the web server (default 0)
+  --request-timeout MS     a handler still running MS after its request arrived is aborted
+                           (request.signal, TimeoutError) and answered 503; 0 = off (default 0)
+  --allow LIST             TCP clients allowed to connect: comma-separated IPs and CIDRs,
+                           e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
+                           if set, else any). Refusals are logged. Unix sockets are not filtered.
   -h, --help               this text
   -v, --version            the version
 
@@ -53,6 +62,9 @@ const NUMERIC: Record<string, keyof ServeOptions> = {
   "--body-buffer": "bodyBuffer",
   "--abort-grace": "abortGrace",
   "--close-timeout": "closeTimeout",
+  "--read-timeout": "readTimeout",
+  "--idle-timeout": "idleTimeout",
+  "--request-timeout": "requestTimeout",
 };
 
 function fail(message: string): never {
@@ -81,6 +93,7 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     if (arg === "--listen") options.listen = take();
     else if (arg === "--socket-mode") options.socketMode = take();
     else if (arg === "--no-multiplex") options.multiplex = false;
+    else if (arg === "--allow") options.allow = take().split(",");
     else if (arg in NUMERIC) {
       const text = take();
       if (!/^\d+$/.test(text)) fail(`${arg} must be a whole number, got ${JSON.stringify(text)}`);
@@ -89,7 +102,18 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else if (app === undefined) app = arg;
     else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
   }
+  options.allow ??= webServerAddrs();
   return { app, options: options as ServeOptions };
+}
+
+/** The spec's FCGI_WEB_SERVER_ADDRS (F40), when set; unreadable env (Deno without --allow-env) counts as unset. */
+function webServerAddrs(): string[] | undefined {
+  try {
+    const list = process.env.FCGI_WEB_SERVER_ADDRS;
+    return list?.trim() ? list.split(",") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function loadApp(spec: string): Promise<App> {

@@ -15,9 +15,15 @@ export interface WorkerState extends Settings {
   readonly maxConns: number;
   readonly maxRequests: number;
   readonly multiplex: boolean;
+  readonly readTimeout: number;
+  readonly idleTimeout: number;
+  readonly requestTimeout: number;
   /** Requests in flight in the whole worker. */
   active: number;
 }
+
+/** How long a closed connection waits in silence for the peer to close its side too. */
+const LINGER_MS = 2000;
 
 export class Connection implements Host {
   readonly settings: WorkerState;
@@ -29,12 +35,18 @@ export class Connection implements Host {
   #closeWhenIdle = false;
   #paused: Promise<void> | null = null;
   #unpause: (() => void) | null = null;
+  /** When the record now partly received began arriving (worker clock), or -1. */
+  #partialSince = -1;
+  #recordsSeen = 0;
+  #lastRead: number;
+  #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Conn, worker: WorkerState) {
     this.#conn = conn;
     this.settings = worker;
     this.remote = conn.remote;
     this.#parser = new RecordParser(this.#onRecord);
+    this.#lastRead = worker.now;
   }
 
   get idle(): boolean {
@@ -45,10 +57,18 @@ export class Connection implements Host {
   async run(): Promise<void> {
     try {
       for await (const chunk of this.#conn.readable) {
-        this.#parser.push(chunk);
-        if (this.#closed) break;
+        if (this.#closed) {
+          this.#lingerOn();
+          continue;
+        }
+        const parser = this.#parser;
+        parser.push(chunk);
+        // Timeout bookkeeping: two field writes per chunk; the sweep does the rest.
+        const now = (this.#lastRead = this.settings.now);
+        if (parser.idle) this.#partialSince = -1;
+        else if (this.#partialSince < 0 || parser.records !== this.#recordsSeen) this.#partialSince = now;
+        this.#recordsSeen = parser.records;
         if (this.#paused) await this.#paused;
-        if (this.#closed) break;
       }
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -59,8 +79,10 @@ export class Connection implements Host {
         if (code !== "ECONNRESET" && code !== "EPIPE") this.settings.log("warn", `connection read failed${peer(this.remote)}: ${(err as Error).message}`);
       }
     }
+    const lingering = this.#linger !== undefined;
+    clearTimeout(this.#linger);
     this.#teardown();
-    this.#conn.close();
+    if (!lingering) this.#conn.close();
   }
 
   /** Graceful close: now if idle, else once the requests in flight are done. */
@@ -88,8 +110,40 @@ export class Connection implements Host {
 
   resume(): void {
     const unpause = this.#unpause;
+    if (!unpause) return;
     this.#paused = this.#unpause = null;
-    unpause?.();
+    // The time spent paused was ours, not the peer's.
+    if (this.#partialSince >= 0) this.#partialSince = this.settings.now;
+    for (const ex of this.#requests.values()) ex.waitedFrom(this.settings.now);
+    unpause();
+  }
+
+  /** Applies the read, idle and request timeouts as of `now` (called by the worker's sweep). */
+  sweep(now: number): void {
+    if (this.#closed) return;
+    const s = this.settings;
+    if (s.readTimeout > 0 && !this.#paused) {
+      if (this.#partialSince >= 0 && now - this.#partialSince > s.readTimeout) {
+        return this.#timedOut(`a record still incomplete after ${s.readTimeout} ms`);
+      }
+      for (const ex of this.#requests.values()) {
+        if (!ex.started && now - ex.begun > s.readTimeout) return this.#timedOut(`request ${ex.id}'s params still incomplete after ${s.readTimeout} ms`);
+      }
+    }
+    if (s.requestTimeout > 0) {
+      for (const ex of this.#requests.values()) {
+        if (ex.started && now - ex.startedAt > s.requestTimeout) ex.timeout(s.requestTimeout);
+      }
+    }
+    if (s.idleTimeout > 0 && this.idle && this.#partialSince < 0 && now - this.#lastRead > s.idleTimeout) {
+      s.log("info", `closing connection${peer(this.remote)}: idle for ${s.idleTimeout} ms`);
+      this.#close();
+    }
+  }
+
+  #timedOut(what: string): void {
+    this.settings.log("warn", `read timeout: ${what}${peer(this.remote)}; closing the connection`);
+    this.destroy();
   }
 
   ended(ex: Exchange): void {
@@ -114,6 +168,7 @@ export class Connection implements Host {
   }
 
   #onRecord = (type: number, id: number, content: Uint8Array): void => {
+    if (this.#closed) return; // the rest of a chunk that closed the connection
     if (id === 0) return this.#management(type, content);
     if (type === Type.BEGIN_REQUEST) return this.#begin(id, content);
     const ex = this.#requests.get(id);
@@ -173,19 +228,30 @@ export class Connection implements Host {
       return;
     }
     s.active++;
-    this.#requests.set(id, new Exchange(this, id, role, keepConn));
+    this.#requests.set(id, new Exchange(this, id, role, keepConn, s.now));
   }
 
   #pause(): void {
     this.#paused ??= new Promise((resolve) => (this.#unpause = resolve));
   }
 
-  /** Sends what is queued, then closes. */
+  /**
+   * Sends what is queued, then closes our side. The peer may still be sending (a body the handler
+   * never read, with Caddy writing STDIN after the response): closing the socket with unread data
+   * would reset the connection and lose the response, so its bytes are read and dropped until it
+   * closes too, or goes quiet for LINGER_MS.
+   */
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.resume();
     this.#conn.close();
+    this.#lingerOn();
+  }
+
+  #lingerOn(): void {
+    clearTimeout(this.#linger);
+    this.#linger = setTimeout(() => this.#conn.destroy(), LINGER_MS);
   }
 
   /** The connection is gone: every request still active is aborted. */

@@ -19,6 +19,8 @@ export interface Settings {
   readonly maxParamLength: number;
   readonly bodyBuffer: number;
   readonly abortGrace: number;
+  /** The worker's coarse clock (ms). */
+  readonly now: number;
   /** Keeps graceful close waiting for ctx.waitUntil() promises. */
   track(promise: Promise<unknown>): void;
 }
@@ -62,10 +64,16 @@ export class Exchange {
   #aborted = false;
   #started = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The response body being sent, once its head is out. */
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  /** Worker clock at BEGIN_REQUEST (read timeout for the params), and at the handler's start (request timeout). */
+  begun: number;
+  startedAt = -1;
 
-  constructor(host: Host, id: number, role: number, keepConn: boolean) {
+  constructor(host: Host, id: number, role: number, keepConn: boolean, now = 0) {
     this.#host = host;
     this.id = id;
+    this.begun = now;
     this.role = ROLES[role];
     this.keepConn = keepConn;
     this.out = new Output(host, id);
@@ -78,6 +86,16 @@ export class Exchange {
 
   get ended(): boolean {
     return this.out.ended;
+  }
+
+  /** The params are complete: the handler runs (or an answer of ours goes out). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** The connection stopped reading for a while (backpressure): the params clock restarts. */
+  waitedFrom(now: number): void {
+    if (!this.#started) this.begun = now;
   }
 
   #onParam = (name: string, value: string): void => {
@@ -148,6 +166,32 @@ export class Exchange {
     }, this.#host.settings.abortGrace);
   }
 
+  /**
+   * The handler overran requestTimeout: its signal aborts with a TimeoutError; the web server gets
+   * 503 if no head went out yet, else a failed response (the body so far is incomplete).
+   */
+  timeout(ms: number): void {
+    if (this.ended || this.#aborted) return;
+    const message = `request timed out after ${ms} ms`;
+    this.#aborted = true;
+    const error = new DOMException(message, "TimeoutError");
+    this.#body?.error(error);
+    this.#data?.error(error);
+    this.#abort?.abort(error);
+    this.#discardInput();
+    this.#reader?.cancel(error).catch(() => {});
+    if (this.out.flushed) {
+      this.#log("warn", message);
+      return this.#host.fail(this);
+    }
+    this.out.reset();
+    this.#log("warn", message);
+    this.out.stdout(encodeHead(new Response(null, { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } })));
+    this.out.stdout(new TextEncoder().encode("request timed out\n"));
+    this.out.endStdout();
+    this.#finish(0);
+  }
+
   /** Answers without calling the handler (limits, malformed params). */
   #reject(status: number, message: string): void {
     this.#host.settings.log("warn", `request ${this.id}: ${message}`);
@@ -158,6 +202,7 @@ export class Exchange {
 
   #start(): void {
     this.#started = true;
+    this.startedAt = this.#host.settings.now;
     const env: Params = Object.freeze(this.#env);
     const method = (this.#method = methodOf(env));
     if (this.role !== "authorizer" && hasBody(method, env)) {
@@ -238,7 +283,8 @@ export class Exchange {
     }
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
-    out.stdout(encodeHead(response));
+    if (this.ended) return;
+    out.stdout(encodeHead(response, this.role === "authorizer"));
     const body = response.body;
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
     if (!body || skipBody) {
@@ -246,7 +292,7 @@ export class Exchange {
       out.endStdout();
       return this.#finish(0);
     }
-    const reader = body.getReader();
+    const reader = (this.#reader = body.getReader());
     try {
       for (;;) {
         const next = reader.read();

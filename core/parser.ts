@@ -32,6 +32,8 @@ export class RecordParser {
   #discrete: Uint8Array | null = null; // content of a discrete record being assembled
   #discreteFill = 0;
   #stream = false;
+  /** Record headers read so far: tells a caller whether a new record began. */
+  records = 0;
 
   constructor(onRecord: RecordHandler) {
     this.#onRecord = onRecord;
@@ -88,6 +90,7 @@ export class RecordParser {
         h = this.#header;
         base = 0;
       }
+      this.records++;
       if (h[base] !== VERSION_1) throw new ProtocolError(`unsupported FastCGI version ${h[base]}`);
       this.#type = h[base + 1];
       this.#id = (h[base + 2] << 8) | h[base + 3];

@@ -18,8 +18,11 @@ const DROPPED = new Set([
 /**
  * The header block: every header (each Set-Cookie on its own line, S7), then `Status:` last (S1, S2;
  * HAProxy turns any status into 302 when `Location` follows `Status`), then the empty line.
+ * An Authorizer's answer has `Status:` first instead (lighttpd drops the headers it sees before a
+ * refusal's status) and its `Variable-NAME` names upper-cased, as CGI variables are (Headers
+ * lower-cases them; Apache would set `user`, not `USER`).
  */
-export function encodeHead(response: Response): Uint8Array {
+export function encodeHead(response: Response, authorizer = false): Uint8Array {
   let head = "";
   let extraDropped: string[] | undefined;
   const connection = response.headers.get("connection");
@@ -28,12 +31,13 @@ export function encodeHead(response: Response): Uint8Array {
     if (DROPPED.has(name) || extraDropped?.includes(name)) continue;
     // Headers rejects CR/LF already; checked again because nothing else guards the wire.
     if (value.indexOf("\n") >= 0 || value.indexOf("\r") >= 0) continue;
-    head += `${name}: ${value}\r\n`;
+    if (authorizer && name.startsWith("variable-")) head += `Variable-${name.slice(9).toUpperCase()}: ${value}\r\n`;
+    else head += `${name}: ${value}\r\n`;
   }
   const status = response.status;
   const reason = response.statusText || REASONS[status];
-  head += reason ? `Status: ${status} ${reason}\r\n\r\n` : `Status: ${status}\r\n\r\n`;
-  return byteString(head);
+  const line = reason ? `Status: ${status} ${reason}\r\n` : `Status: ${status}\r\n`;
+  return byteString(authorizer ? `${line}${head}\r\n` : `${head}${line}\r\n`);
 }
 
 /** One byte per char for ByteStrings (header values are Latin-1 on the wire); UTF-8 beyond U+00FF. */

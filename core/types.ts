@@ -13,9 +13,12 @@ export interface Conn {
   readonly readable: AsyncIterable<Uint8Array>;
   /** Queues bytes in order; returns a Promise only when the caller should wait (backpressure). */
   write(chunk: Uint8Array): void | Promise<void>;
-  /** Sends what is queued, then closes. */
+  /**
+   * Sends what is queued, then shuts the write side (FIN). Reading goes on: the connection is
+   * released when the peer closes too (the readable ends) or on destroy().
+   */
   close(): void;
-  /** Closes at once, dropping what is queued. */
+  /** Closes at once, dropping what is queued; the readable ends. */
   destroy(): void;
   readonly remote?: RemoteAddr;
 }
@@ -73,6 +76,22 @@ export interface WorkerOptions {
   abortGrace?: number;
   /** Milliseconds close() waits for in-flight requests before cutting them off. Default 10000. */
   closeTimeout?: number;
+  /**
+   * Milliseconds within which a record, once begun, and a request's params, from BEGIN_REQUEST on,
+   * must have arrived; else the connection is closed (slowloris). Not applied while the worker
+   * itself stopped reading (backpressure). 0 disables. Default 30000.
+   */
+  readTimeout?: number;
+  /** Milliseconds a connection with nothing in flight may stay silent before it is closed. 0 (default) leaves it to the web server. */
+  idleTimeout?: number;
+  /**
+   * Milliseconds a handler may take, from the end of the params to the end of its response; then
+   * request.signal aborts with a TimeoutError and the web server gets 503 (or, mid-response, a
+   * failed response). 0 (default) disables.
+   */
+  requestTimeout?: number;
+  /** TCP peers allowed to connect: IPs and CIDRs, IPv4 and IPv6 (FCGI_WEB_SERVER_ADDRS). Default: any. Unix sockets are not filtered. */
+  allow?: readonly string[];
   /** Where the worker's own log lines go. Default: console.error with a level prefix. */
   log?: Logger;
 }

@@ -2,6 +2,7 @@
 // advertises (G11), and closes gracefully: stop accepting, finish what is in flight, close idle
 // connections, cut off what is left after closeTimeout.
 
+import { allowList } from "./allow.ts";
 import { Connection, type WorkerState } from "./connection.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
 
@@ -45,6 +46,12 @@ export class Worker implements WorkerState {
   readonly bodyBuffer: number;
   readonly abortGrace: number;
   readonly closeTimeout: number;
+  readonly readTimeout: number;
+  readonly idleTimeout: number;
+  readonly requestTimeout: number;
+  readonly allowed: ((address: string) => boolean) | null;
+  /** A coarse clock (ms), advanced by the timeout sweep: no clock read per chunk on the hot path. */
+  now = 0;
   active = 0;
   draining = false;
   #connections = new Set<Connection>();
@@ -63,6 +70,31 @@ export class Worker implements WorkerState {
     this.bodyBuffer = integerOption(options, "bodyBuffer", 256 * 1024);
     this.abortGrace = integerOption(options, "abortGrace", 3000, 0);
     this.closeTimeout = integerOption(options, "closeTimeout", 10000, 0);
+    this.readTimeout = integerOption(options, "readTimeout", 30000, 0);
+    this.idleTimeout = integerOption(options, "idleTimeout", 0, 0);
+    this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
+    this.allowed = options.allow ? allowList(options.allow) : null;
+  }
+
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  /** While connections are open, checks their timeouts every quarter of the shortest one (0.05–1 s). */
+  #sweep(): void {
+    const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
+    if (this.#sweeper !== undefined || timeouts.length === 0) return;
+    const period = Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4)));
+    this.now = Date.now();
+    this.#sweeper = setInterval(() => {
+      this.now = Date.now();
+      for (const c of this.#connections) c.sweep(this.now);
+    }, period);
+    // The listener keeps the process alive, not the sweep (Node, Bun; Deno's timers are numbers).
+    (this.#sweeper as { unref?: () => void }).unref?.();
+  }
+
+  #stopSweep(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
   track(promise: Promise<unknown>): void {
@@ -78,14 +110,21 @@ export class Worker implements WorkerState {
   /** Serves one connection until it ends. */
   serveConn(conn: Conn): void {
     if (this.draining) return conn.destroy();
+    const remote = conn.remote;
+    if (this.allowed && remote && remote.family !== "unix" && !this.allowed(remote.address)) {
+      this.log("warn", `refused connection from ${remote.address} (not in the allowed clients)`);
+      return conn.destroy();
+    }
     if (this.#connections.size >= this.maxConns) {
       this.log("warn", `connection refused: ${this.maxConns} connections open (maxConns)`);
       return conn.destroy();
     }
     const c = new Connection(conn, this);
     this.#connections.add(c);
+    this.#sweep();
     c.run().then(() => {
       this.#connections.delete(c);
+      if (this.#connections.size === 0) this.#stopSweep();
       this.#checkDrained();
     });
   }

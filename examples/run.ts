@@ -19,7 +19,7 @@ for (let i = 0; !fs.existsSync(sock); i++) {
 const nginx = await startNginx({
   template: path.join(root, "examples/nginx.conf"),
   vars: { __USER__: nginxUser(), __SOCKET__: sock },
-  portVars: ["__PORT__", "__STREAM_PORT__"],
+  portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
   prefix: path.join(dir, "nginx"),
 });
 const url = `http://127.0.0.1:${nginx.ports.__PORT__}`;

@@ -15,6 +15,7 @@ interface BunSocket {
   readonly remotePort?: number;
   write(data: Uint8Array): number;
   end(): void;
+  shutdown(halfClose?: boolean): void;
   terminate(): void;
   pause?(): void;
   resume?(): void;
@@ -85,7 +86,7 @@ class BunConn implements Conn {
       q.shift();
     }
     this.#release();
-    if (this.#endWhenFlushed) this.#socket.end();
+    if (this.#endWhenFlushed) this.#socket.shutdown();
   }
 
   onClose(): void {
@@ -101,10 +102,11 @@ class BunConn implements Conn {
     drained?.();
   }
 
+  /** Sends what is queued, then shuts our side (FIN) and goes on reading: Bun closes the socket at the peer's EOF. */
   close(): void {
     if (this.#closed) return;
-    if (this.#queue.length > 0) this.#endWhenFlushed = true; // end() now would lose the queued tail
-    else this.#socket.end();
+    if (this.#queue.length > 0) this.#endWhenFlushed = true; // shutting down now would lose the queued tail
+    else this.#socket.shutdown();
   }
 
   destroy(): void {

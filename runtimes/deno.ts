@@ -22,6 +22,7 @@ interface DenoConn {
   read(buf: Uint8Array): Promise<number | null>;
   write(buf: Uint8Array): Promise<number>;
   close(): void;
+  closeWrite(): Promise<void>;
   setNoDelay?(noDelay?: boolean): void;
 }
 interface DenoListener extends AsyncIterable<DenoConn> {
@@ -54,6 +55,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
   #writing = false;
   #closing = false;
   #closed = false;
+  #eof = false;
   #drain: Promise<void> | null = null;
   #drained: (() => void) | null = null;
 
@@ -76,7 +78,12 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
       if (this.#closed || isDisconnect(err)) return { value: undefined, done: true };
       throw err;
     }
-    if (n === null) return { value: undefined, done: true };
+    if (n === null) {
+      // EOF: once our side is shut too, the connection is done.
+      this.#eof = true;
+      if (this.#closing && !this.#writing) this.#shut();
+      return { value: undefined, done: true };
+    }
     return { value: this.#buf.slice(0, n), done: false }; // a copy: the buffer is reused
   }
 
@@ -106,7 +113,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     }
     this.#writing = false;
     this.#release();
-    if (this.#closing) this.#shut();
+    if (this.#closing) this.#finish();
   }
 
   #release(): void {
@@ -115,9 +122,16 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     drained?.();
   }
 
+  /** Sends what is queued, then shuts our side (FIN); the socket is released at the peer's EOF or destroy(). */
   close(): void {
+    if (this.#closing) return;
     this.#closing = true;
-    if (!this.#writing) this.#shut();
+    if (!this.#writing) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#eof) return this.#shut();
+    this.#conn.closeWrite().catch(() => this.#shut());
   }
 
   destroy(): void {

@@ -42,12 +42,12 @@ function serve(app: App): MemoryConn {
   return conn;
 }
 
-test("a small response leaves in one write: head STDOUT, body STDOUT, empty STDOUT, END_REQUEST", async () => {
+test("a small response leaves in one write: one STDOUT record with head and body, empty STDOUT, END_REQUEST", async () => {
   const conn = serve(() => new Response("hello"));
   conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
   await sleep(20);
   assert.equal(conn.writes.length, 1);
-  assert.deepEqual(types(conn.writes[0]), [T.STDOUT, T.STDOUT, T.STDOUT, T.END]);
+  assert.deepEqual(types(conn.writes[0]), [T.STDOUT, T.STDOUT, T.END]);
 });
 
 test("a streamed response is not pulled further while the socket is full", async () => {

@@ -95,3 +95,11 @@ test("textResponse: status, text/plain utf-8, trailing newline", async () => {
   assert.equal(r.headers.get("content-type"), "text/plain; charset=utf-8");
   assert.equal(await r.text(), "nope\n");
 });
+
+test("Authorizer answers: Status first, Variable-* names upper-cased, other headers kept", () => {
+  const refusal = new Response("denied", { status: 401, headers: { "www-authenticate": "Bearer", "variable-user": "x" } });
+  const head = new TextDecoder().decode(encodeHead(refusal, true));
+  assert.equal(head, "Status: 401 Unauthorized\r\ncontent-type: text/plain;charset=UTF-8\r\nVariable-USER: x\r\nwww-authenticate: Bearer\r\n\r\n");
+  const ok = new TextDecoder().decode(encodeHead(new Response(null, { headers: { "variable-remote_user": "alice" } }), true));
+  assert.equal(ok, "Status: 200 OK\r\nVariable-REMOTE_USER: alice\r\n\r\n");
+});

@@ -1,0 +1,70 @@
+// Output: queued pieces leave in one write, adjacent pieces of a stream share records (cut at
+// 65535 bytes), END_REQUEST once and nothing after it.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Output } from "../../core/output.ts";
+import { RecordParser } from "../../core/parser.ts";
+import { Type } from "../../core/records.ts";
+
+function capture(): { writes: Uint8Array[]; records(): [number, number, number][]; bytes(type: number): Uint8Array } {
+  const writes: Uint8Array[] = [];
+  const all = (): [number, number, Uint8Array][] => {
+    const out: [number, number, Uint8Array][] = [];
+    // Stream records come in pieces; glue each record's pieces back together by watching headers.
+    const p = new RecordParser((type, id, content) => out.push([type, id, content.slice()]));
+    for (const w of writes) p.push(w);
+    return out;
+  };
+  return {
+    writes,
+    records: () => all().map(([t, id, c]) => [t, id, c.length]),
+    bytes: (type) => Buffer.concat(all().filter(([t]) => t === type).map(([, , c]) => c)),
+  };
+}
+
+test("head, a ready body, the end of STDOUT and END_REQUEST: one write, one STDOUT record with content", () => {
+  const cap = capture();
+  const out = new Output({ write: (c) => void cap.writes.push(c) }, 7);
+  out.stdout(new TextEncoder().encode("Status: 200 OK\r\n\r\n"));
+  out.stdout(new TextEncoder().encode("hello"));
+  out.endStdout();
+  out.end(0);
+  assert.equal(cap.writes.length, 1);
+  assert.deepEqual(cap.records(), [[Type.STDOUT, 7, 23], [Type.STDOUT, 7, 0], [Type.END_REQUEST, 7, 8]]);
+  assert.equal(new TextDecoder().decode(cap.bytes(Type.STDOUT)), "Status: 200 OK\r\n\r\nhello");
+});
+
+test("a run longer than 65535 bytes is cut into full records; STDERR between keeps its place", () => {
+  const cap = capture();
+  const out = new Output({ write: (c) => void cap.writes.push(c) }, 1);
+  const big = new Uint8Array(100000).map((_, i) => i % 251);
+  out.stdout(big.subarray(0, 40000));
+  out.stdout(big.subarray(40000));
+  out.stderr("note\n");
+  out.stdout(new Uint8Array([1, 2, 3]));
+  assert.equal(out.pending, 100008);
+  out.flush();
+  assert.deepEqual(cap.records(), [[Type.STDOUT, 1, 65535], [Type.STDOUT, 1, 34465], [Type.STDERR, 1, 5], [Type.STDOUT, 1, 3]]);
+  assert.deepEqual([...cap.bytes(Type.STDOUT)], [...big, 1, 2, 3]);
+  assert.equal(out.pending, 0);
+});
+
+test("nothing after END_REQUEST; reset drops what is queued; abandon writes it without END_REQUEST", () => {
+  const cap = capture();
+  const out = new Output({ write: (c) => void cap.writes.push(c) }, 2);
+  out.stdout(new Uint8Array([9]));
+  out.reset();
+  out.stdout(new Uint8Array([1]));
+  out.end(0);
+  out.stdout(new Uint8Array([2]));
+  out.end(1);
+  assert.equal(out.flush(), undefined);
+  assert.deepEqual(cap.records(), [[Type.STDOUT, 2, 1], [Type.END_REQUEST, 2, 8]]);
+  const cap2 = capture();
+  const gone = new Output({ write: (c) => void cap2.writes.push(c) }, 3);
+  gone.stdout(new Uint8Array([5]));
+  gone.abandon();
+  gone.end(0);
+  assert.deepEqual(cap2.records(), [[Type.STDOUT, 3, 1]]);
+});
