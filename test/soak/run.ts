@@ -39,6 +39,7 @@ const CONNS = Number(opt.connections);
 const BYTES = Number(opt.bytes);
 const THREADS = 2;
 const WARMUP = Math.min(50000, Math.ceil(REQUESTS / 10));
+const CHURN = Math.ceil(REQUESTS / 10);
 
 interface WrkResult {
   requests: number;
@@ -58,6 +59,7 @@ interface Result {
   rt: string;
   version: string;
   wrk: WrkResult;
+  churn: WrkResult;
   rssWarm: number;
   rssEnd: number;
   fdWarm: number;
@@ -114,7 +116,7 @@ async function soak(rt: Runtime): Promise<Result> {
     template: CONF,
     prefix: path.join(dir, "nginx"),
     vars: { __USER__: nginxUser(), __SOCKET__: socket },
-    portVars: ["__PORT__", "__STREAM_PORT__"],
+    portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
   };
   try {
     worker = await startWorker(rt, [APP, "--listen", `unix:${socket}`]);
@@ -123,7 +125,7 @@ async function soak(rt: Runtime): Promise<Result> {
     const failures: string[] = [];
 
     let nginx = await startNginx(nginxOpts);
-    const url = () => `http://127.0.0.1:${nginx.ports.__PORT__}/hello`;
+    const url = (port = "__PORT__") => `http://127.0.0.1:${nginx.ports[port]}/hello`;
     log(rt, `warm-up: ${WARMUP} requests`);
     await wrk(url(), WARMUP);
     await nginx.stop();
@@ -134,6 +136,9 @@ async function soak(rt: Runtime): Promise<Result> {
     nginx = await startNginx(nginxOpts);
     log(rt, `soak: ${REQUESTS} requests, ${CONNS} connections`);
     const result = await wrk(url(), REQUESTS);
+    // nginx's plain server opens a FastCGI connection per request: churn for the descriptor count.
+    log(rt, `churn: ${CHURN} requests, one FastCGI connection each`);
+    const churn = await wrk(url("__PLAIN_PORT__"), CHURN);
     await nginx.stop();
     await sleep(1000);
     const rssEnd = rss(pid);
@@ -153,10 +158,12 @@ async function soak(rt: Runtime): Promise<Result> {
       if (r.appStatus !== 0 || body !== BYTES) failures.push(`download: ${body} bytes, appStatus ${r.appStatus}`);
     });
 
-    if (result.requests < REQUESTS) failures.push(`only ${result.requests} of ${REQUESTS} requests`);
-    if (result.non2xx) failures.push(`${result.non2xx} non-2xx responses`);
-    const errors = result.connect + result.read + result.write + result.timeout;
-    if (errors) failures.push(`${errors} socket errors`);
+    for (const [r, want] of [[result, REQUESTS], [churn, CHURN]] as const) {
+      if (r.requests < want) failures.push(`only ${r.requests} of ${want} requests`);
+      if (r.non2xx) failures.push(`${r.non2xx} non-2xx responses`);
+      const errors = r.connect + r.read + r.write + r.timeout;
+      if (errors) failures.push(`${errors} socket errors`);
+    }
     const drift = (rssEnd - rssWarm) / rssWarm;
     if (Math.abs(drift) >= 0.1) failures.push(`RSS drift ${(drift * 100).toFixed(1)} %`);
     if (fdEnd > fdWarm) failures.push(`${fdEnd - fdWarm} descriptors leaked`);
@@ -164,7 +171,7 @@ async function soak(rt: Runtime): Promise<Result> {
     if (up.peak - up.warm >= slack) failures.push(`upload peak ${mb(up.peak - up.warm)} MiB above warm-up`);
     if (down.peak - down.warm >= slack) failures.push(`download peak ${mb(down.peak - down.warm)} MiB above warm-up`);
     if (worker.proc.exitCode !== null) failures.push(`worker exited ${worker.proc.exitCode}`);
-    return { rt: rt.name, version, wrk: result, rssWarm, rssEnd, fdWarm, fdEnd, up, down, failures };
+    return { rt: rt.name, version, wrk: result, churn, rssWarm, rssEnd, fdWarm, fdEnd, up, down, failures };
   } finally {
     await worker?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -178,9 +185,10 @@ function log(rt: Runtime, message: string): void {
 function section(results: Result[], started: Date, minutes: number): string {
   const rows = results.map((r) => {
     const w = r.wrk;
-    const errors = w.connect + w.read + w.write + w.timeout;
+    const c = r.churn;
+    const errors = w.connect + w.read + w.write + w.timeout + c.connect + c.read + c.write + c.timeout;
     const drift = ((r.rssEnd - r.rssWarm) / r.rssWarm) * 100;
-    return `| ${r.rt} (${r.version}) | ${w.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx} | ${errors} | ${mb(r.rssWarm)} → ${mb(r.rssEnd)} (${drift >= 0 ? "+" : ""}${drift.toFixed(1)} %) | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
+    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${mb(r.rssWarm)} → ${mb(r.rssEnd)} (${drift >= 0 ? "+" : ""}${drift.toFixed(1)} %) | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
   });
   return [
     START,
@@ -192,7 +200,8 @@ function section(results: Result[], started: Date, minutes: number): string {
     "",
     `Per runtime: one worker (test/fixtures/faults.js) on a Unix socket behind nginx (examples/nginx.conf as shipped,`,
     `keep-alive FastCGI connections), \`wrk -t ${THREADS} -c ${CONNS}\` requesting /hello until ${REQUESTS} responses after a`,
-    `${WARMUP}-request warm-up. RSS (VmRSS) and open descriptors (/proc/PID/fd) are read with nginx stopped, after the`,
+    `${WARMUP}-request warm-up, then ${CHURN} more through nginx's plain server, which opens a FastCGI connection per`,
+    `request (connection churn for the descriptor count). RSS (VmRSS) and open descriptors (/proc/PID/fd) are read with nginx stopped, after the`,
     `warm-up and at the end. Then ${BYTES / MiB} MiB uploaded to /count and ${BYTES / MiB} MiB streamed from /gen in 64 KiB chunks over`,
     "raw FastCGI, twice each: the peak RSS of the first (warm-up) and second run are shown.",
     "",
@@ -201,7 +210,7 @@ function section(results: Result[], started: Date, minutes: number): string {
     "external-memory GC pacing overshoots a warm peak by up to ~80 MiB without keeping anything; see transferSlack()",
     "in test/lib/proc.ts).",
     "",
-    "| runtime | requests | req/s | p99 ms | non-2xx | socket errors | RSS MiB warm → end | fds warm → end | upload peak MiB warm / measured | download peak MiB warm / measured | result |",
+    "| runtime | requests (kept-alive + churn) | req/s kept-alive | p99 ms kept-alive | non-2xx | socket errors | RSS MiB warm → end | fds warm → end | upload peak MiB warm / measured | download peak MiB warm / measured | result |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
     END,
