@@ -15,6 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { startNginx, nginxUser } from "../lib/nginx.ts";
 import { fdCount, MiB, rss, rssPeak, transferSlack } from "../lib/proc.ts";
+import { fetchRaw } from "../lib/fcgi.ts";
 import { download, upload } from "../lib/transfer.ts";
 import { ROOT, runtimes, type Runtime, startWorker, tmpDir, type WorkerProc } from "../lib/workers.ts";
 
@@ -38,7 +39,8 @@ const REQUESTS = Number(opt.requests);
 const CONNS = Number(opt.connections);
 const BYTES = Number(opt.bytes);
 const THREADS = 2;
-const WARMUP = Math.min(50000, Math.ceil(REQUESTS / 10));
+// V8 grows its heap for a while under steady load: warm up long enough for that to settle.
+const WARMUP = Math.min(200000, Math.ceil(REQUESTS / 5));
 const CHURN = Math.ceil(REQUESTS / 10);
 
 interface WrkResult {
@@ -60,6 +62,10 @@ interface Result {
   version: string;
   wrk: WrkResult;
   churn: WrkResult;
+  /** RSS at 25, 50, 75 and 100 % of the kept-alive run. */
+  quarters: number[];
+  heapWarm: number;
+  heapEnd: number;
   rssWarm: number;
   rssEnd: number;
   fdWarm: number;
@@ -108,6 +114,33 @@ async function transfer(pid: number, move: () => Promise<void>): Promise<{ warm:
   return { warm, peak, mibps: BYTES / MiB / ((Date.now() - t0) / 1000) };
 }
 
+/** `rt` with the runtime's own collector exposed to the app (for /mem); Bun has Bun.gc anyway. */
+function withGc(rt: Runtime): Runtime {
+  if (rt.name.startsWith("node")) return { ...rt, cli: (a) => ["--expose-gc", ...rt.cli(a)] };
+  if (rt.name === "deno") return { ...rt, cli: (a) => { const [run, ...rest] = rt.cli(a); return [run, "--v8-flags=--expose-gc", ...rest]; } };
+  return rt;
+}
+
+/** Heap in use after a full collection, from the app's /mem. */
+async function heapUsed(addr: string): Promise<number> {
+  const m = JSON.parse((await fetchRaw(addr, "GET", "/mem")).text);
+  if (!m.collected) throw new Error("the app could not collect garbage: no gc exposed");
+  return m.heapUsed;
+}
+
+/** RSS every second until stop(). */
+function sampleRss(pid: number): { stop(): number[] } {
+  const samples = [rss(pid)];
+  const t = setInterval(() => samples.push(rss(pid)), 1000);
+  return {
+    stop() {
+      clearInterval(t);
+      samples.push(rss(pid));
+      return samples;
+    },
+  };
+}
+
 async function soak(rt: Runtime): Promise<Result> {
   const dir = tmpDir("fetchcgi-soak-");
   const socket = path.join(dir, "app.sock");
@@ -119,7 +152,8 @@ async function soak(rt: Runtime): Promise<Result> {
     portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
   };
   try {
-    worker = await startWorker(rt, [APP, "--listen", `unix:${socket}`]);
+    worker = await startWorker(withGc(rt), [APP, "--listen", `unix:${socket}`]);
+    const addr = `unix:${socket}`;
     const pid = worker.proc.pid!;
     const version = execFileSync(rt.bin, ["--version"], { encoding: "utf8" }).trim().split("\n")[0];
     const failures: string[] = [];
@@ -132,10 +166,13 @@ async function soak(rt: Runtime): Promise<Result> {
     await sleep(1000);
     const rssWarm = rss(pid);
     const fdWarm = fdCount(pid);
+    const heapWarm = await heapUsed(addr);
 
     nginx = await startNginx(nginxOpts);
     log(rt, `soak: ${REQUESTS} requests, ${CONNS} connections`);
+    const sampler = sampleRss(pid);
     const result = await wrk(url(), REQUESTS);
+    const samples = sampler.stop();
     // nginx's plain server opens a FastCGI connection per request: churn for the descriptor count.
     log(rt, `churn: ${CHURN} requests, one FastCGI connection each`);
     const churn = await wrk(url("__PLAIN_PORT__"), CHURN);
@@ -143,10 +180,11 @@ async function soak(rt: Runtime): Promise<Result> {
     await sleep(1000);
     const rssEnd = rss(pid);
     const fdEnd = fdCount(pid);
-    log(rt, `${result.requests} requests in ${(result.duration_us / 1e6).toFixed(1)} s; RSS ${mb(rssWarm)} → ${mb(rssEnd)} MiB; fds ${fdWarm} → ${fdEnd}`);
+    const heapEnd = await heapUsed(addr);
+    const quarters = [0.25, 0.5, 0.75, 1].map((q) => samples[Math.round(q * (samples.length - 1))]);
+    log(rt, `${result.requests} requests in ${(result.duration_us / 1e6).toFixed(1)} s; RSS ${mb(rssWarm)} → ${mb(rssEnd)} MiB (by quarter of the run: ${quarters.map(mb).join(", ")}); heap after GC ${mb(heapWarm)} → ${mb(heapEnd)} MiB; fds ${fdWarm} → ${fdEnd}`);
 
     log(rt, `${BYTES / MiB} MiB up, then down (twice each)`);
-    const addr = `unix:${socket}`;
     const up = await transfer(pid, async () => {
       const r = await upload(addr, "/count", BYTES);
       if (!r.head.endsWith(`\r\n\r\n${BYTES}`)) failures.push(`upload: worker counted ${JSON.stringify(r.head.slice(-20))}`);
@@ -166,12 +204,13 @@ async function soak(rt: Runtime): Promise<Result> {
     }
     const drift = (rssEnd - rssWarm) / rssWarm;
     if (Math.abs(drift) >= 0.1) failures.push(`RSS drift ${(drift * 100).toFixed(1)} %`);
+    if (heapEnd - heapWarm >= 0.1 * heapWarm + MiB) failures.push(`heap after GC grew ${mb(heapWarm)} → ${mb(heapEnd)} MiB`);
     if (fdEnd > fdWarm) failures.push(`${fdEnd - fdWarm} descriptors leaked`);
     const slack = transferSlack(rt.name);
     if (up.peak - up.warm >= slack) failures.push(`upload peak ${mb(up.peak - up.warm)} MiB above warm-up`);
     if (down.peak - down.warm >= slack) failures.push(`download peak ${mb(down.peak - down.warm)} MiB above warm-up`);
     if (worker.proc.exitCode !== null) failures.push(`worker exited ${worker.proc.exitCode}`);
-    return { rt: rt.name, version, wrk: result, churn, rssWarm, rssEnd, fdWarm, fdEnd, up, down, failures };
+    return { rt: rt.name, version, wrk: result, churn, quarters, heapWarm, heapEnd, rssWarm, rssEnd, fdWarm, fdEnd, up, down, failures };
   } finally {
     await worker?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -188,7 +227,7 @@ function section(results: Result[], started: Date, minutes: number): string {
     const c = r.churn;
     const errors = w.connect + w.read + w.write + w.timeout + c.connect + c.read + c.write + c.timeout;
     const drift = ((r.rssEnd - r.rssWarm) / r.rssWarm) * 100;
-    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${mb(r.rssWarm)} → ${mb(r.rssEnd)} (${drift >= 0 ? "+" : ""}${drift.toFixed(1)} %) | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
+    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${mb(r.rssWarm)} → ${mb(r.rssEnd)} (${drift >= 0 ? "+" : ""}${drift.toFixed(1)} %) | ${r.quarters.map(mb).join(", ")} | ${mb(r.heapWarm)} → ${mb(r.heapEnd)} | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
   });
   return [
     START,
@@ -202,7 +241,9 @@ function section(results: Result[], started: Date, minutes: number): string {
     `keep-alive FastCGI connections), \`wrk -t ${THREADS} -c ${CONNS}\` requesting /hello until ${REQUESTS} responses after a`,
     `${WARMUP}-request warm-up, then ${CHURN} more through nginx's plain server, which opens a FastCGI connection per`,
     `request (connection churn for the descriptor count). RSS (VmRSS) and open descriptors (/proc/PID/fd) are read with nginx stopped, after the`,
-    `warm-up and at the end. Then ${BYTES / MiB} MiB uploaded to /count and ${BYTES / MiB} MiB streamed from /gen in 64 KiB chunks over`,
+    "warm-up and at the end; RSS is also sampled every second during the run. The JS heap in use after a full collection",
+    "(the app's /mem; Node and Deno run with --expose-gc for it) tells a leak of JS objects apart from a heap or allocator that grew.",
+    `Then ${BYTES / MiB} MiB uploaded to /count and ${BYTES / MiB} MiB streamed from /gen in 64 KiB chunks over`,
     "raw FastCGI, twice each: the peak RSS of the first (warm-up) and second run are shown.",
     "",
     "Rules: all requests answered 2xx, no socket errors, RSS drift under 10 %, no descriptor more at the end,",
@@ -210,8 +251,8 @@ function section(results: Result[], started: Date, minutes: number): string {
     "external-memory GC pacing overshoots a warm peak by up to ~80 MiB without keeping anything; see transferSlack()",
     "in test/lib/proc.ts).",
     "",
-    "| runtime | requests (kept-alive + churn) | req/s kept-alive | p99 ms kept-alive | non-2xx | socket errors | RSS MiB warm → end | fds warm → end | upload peak MiB warm / measured | download peak MiB warm / measured | result |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| runtime | requests (kept-alive + churn) | req/s kept-alive | p99 ms kept-alive | non-2xx | socket errors | RSS MiB warm → end | RSS MiB at 25/50/75/100 % of the kept-alive run | JS heap MiB after full GC, warm → end | fds warm → end | upload peak MiB warm / measured | download peak MiB warm / measured | result |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
     END,
   ].join("\n");
