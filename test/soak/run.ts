@@ -155,7 +155,7 @@ async function soak(rt: Runtime): Promise<Result> {
     worker = await startWorker(withGc(rt), [APP, "--listen", `unix:${socket}`]);
     const addr = `unix:${socket}`;
     const pid = worker.proc.pid!;
-    const version = execFileSync(rt.bin, ["--version"], { encoding: "utf8" }).trim().split("\n")[0];
+    const version = execFileSync(rt.bin, ["--version"], { encoding: "utf8" }).trim().split("\n")[0].replace(/^deno (\S+).*/, "$1");
     const failures: string[] = [];
 
     let nginx = await startNginx(nginxOpts);
