@@ -73,8 +73,26 @@ async function startSpawn(rt: Runtime, dir: string): Promise<Started> {
     vars: { __USER__: frontUser(), __WRAPPER__: writeWrapper(rt, dir) },
     portVars: ["__PORT__"],
   });
-  // stop() ends h2o's process group, the worker included.
-  return { base: `http://127.0.0.1:${h2o.ports.__PORT__}`, conf: h2o.conf, log: h2o.log, stop: () => h2o.stop() };
+  const base = `http://127.0.0.1:${h2o.ports.__PORT__}`;
+  try {
+    // h2o's socket dir (/tmp/h2o.fcgisock.*): its kill-on-close helper would remove it, but
+    // stop() kills h2o's whole process group at once, helper included.
+    const { pid } = await (await fetch(`${base}/rss`)).json();
+    const sockDir = path.dirname(socketPathOf(pid));
+    return {
+      base,
+      conf: h2o.conf,
+      log: h2o.log,
+      // stop() ends h2o's process group, the worker included.
+      stop: async () => {
+        await h2o.stop();
+        fs.rmSync(sockDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await h2o.stop();
+    throw err;
+  }
 }
 
 // h2o buffers the whole request body (a chunked upload arrives with CONTENT_LENGTH) but passes
