@@ -145,8 +145,33 @@ export class PairDecoder {
       throw new PairsLimitError(`more than ${this.#limits.maxPairs} params`);
     }
     const mid = start + this.#nameLen;
-    this.#onPair(decodeText(b, start, mid), decodeText(b, mid, mid + this.#valueLen));
+    this.#onPair(internName(b, start, mid), decodeText(b, mid, mid + this.#valueLen));
   }
+}
+
+/** Param names seen before, by a hash of their bytes: every request repeats the same few dozen. */
+const names = new Map<number, string>();
+const MAX_NAMES = 1024; // a peer sending random names cannot grow the table past this
+
+/** The name at b[start..end] as a string, the same string each time for a known short ASCII name. */
+function internName(b: Uint8Array, start: number, end: number): string {
+  if (end - start > 48) return decodeText(b, start, end);
+  let h = end - start;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]) | 0;
+  const known = names.get(h);
+  if (known !== undefined && known.length === end - start) {
+    let same = true;
+    for (let i = 0; i < known.length; i++) {
+      if (known.charCodeAt(i) !== b[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const name = decodeText(b, start, end);
+  if (known === undefined && names.size < MAX_NAMES && !/[^\x00-\x7f]/.test(name)) names.set(h, name);
+  return name;
 }
 
 const EMPTY_BODY = new Uint8Array(0);

@@ -63,12 +63,24 @@ function authority(p: Params, https: boolean): string {
 }
 
 /** Request headers from HTTP_* params (C5, C6), content type/length merged with their CGI twins. */
+const headerNames = new Map<string, string>();
+
+/** HTTP_ACCEPT_LANGUAGE → accept-language, remembered for the names every request repeats. */
+function headerName(param: string): string {
+  let name = headerNames.get(param);
+  if (name === undefined) {
+    name = param.slice(5).toLowerCase().replaceAll("_", "-");
+    if (headerNames.size < 1024) headerNames.set(param, name);
+  }
+  return name;
+}
+
 export function headerList(p: Params): [string, string][] {
   const list: [string, string][] = [];
   for (const key in p) {
     if (key.charCodeAt(0) !== 72 || !key.startsWith("HTTP_")) continue; // 72 = "H"
     if (key === "HTTP_CONTENT_TYPE" || key === "HTTP_CONTENT_LENGTH") continue;
-    list.push([key.slice(5).toLowerCase().replaceAll("_", "-"), p[key]]);
+    list.push([headerName(key), p[key]]);
   }
   const type = p.CONTENT_TYPE || p.HTTP_CONTENT_TYPE;
   if (type) list.push(["content-type", type]);
