@@ -13,7 +13,7 @@ import { readRecords } from "../lib/wire.ts";
 import { APP, runtimes, startWorker } from "../lib/workers.ts";
 import { type Case, fromJson, makeCase, saveRegression } from "./case.ts";
 import { check } from "./check.ts";
-import { alive, fuzzRuntime, runCase, type Stats, WORKER_ARGS } from "./harness.ts";
+import { alive, capped, fuzzRuntime, runCase, type Stats, WORKER_ARGS } from "./harness.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -39,7 +39,7 @@ function describe(c: Case): string {
 async function replayOne(c: Case): Promise<boolean> {
   let ok = true;
   for (const rt of chosen) {
-    const w = await startWorker(rt, [APP, "--listen", ":0", ...WORKER_ARGS]);
+    const w = await startWorker(capped(rt), [APP, "--listen", ":0", ...WORKER_ARGS]);
     const got = await runCase(w.address, c);
     const errors = check(c, got);
     const down = w.proc.exitCode !== null ? `the worker exited (${w.proc.exitCode})` : await alive(w.address);
@@ -79,6 +79,7 @@ if (o["replay-seed"] || o.replay) {
     console.log(`${rt.name} ${stats.version}: ${stats.cases} cases (${stats.valid} valid) in ${stats.seconds.toFixed(1)} s, ` +
       `${(stats.cases / stats.seconds).toFixed(0)} cases/s, RSS ${mib(stats.baselineRss)} -> peak ${mib(stats.peakRss)} MiB, ` +
       `${stats.failures.length} failures`);
+    console.log(`  outcomes: ${Object.entries(stats.outcomes).sort().map(([k, n]) => `${k} ${n}`).join(", ")}`);
     console.log(`  RSS over time (s: MiB): ${stats.rssSamples.map(([t, b]) => `${t}: ${mib(b)}`).join(", ")}`);
   }
   if (o.json) fs.writeFileSync(o.json, JSON.stringify({ seed, date: new Date().toISOString(), stats: all.map((s) => ({ ...s, failures: s.failures.map((f) => ({ seed: f.seed, errors: f.errors })) })) }, null, 2));
