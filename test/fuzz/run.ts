@@ -13,7 +13,7 @@ import { readRecords } from "../lib/wire.ts";
 import { APP, runtimes, startWorker } from "../lib/workers.ts";
 import { type Case, fromJson, makeCase, saveRegression } from "./case.ts";
 import { check } from "./check.ts";
-import { alive, capped, fuzzRuntime, runCase, type Stats, WORKER_ARGS } from "./harness.ts";
+import { alive, capped, fuzzRuntime, RSS_BOUND_MIB, runCase, type Stats, WORKER_ARGS } from "./harness.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -83,5 +83,7 @@ if (o["replay-seed"] || o.replay) {
     console.log(`  RSS over time (s: MiB): ${stats.rssSamples.map(([t, b]) => `${t}: ${mib(b)}`).join(", ")}`);
   }
   if (o.json) fs.writeFileSync(o.json, JSON.stringify({ seed, date: new Date().toISOString(), stats: all.map((s) => ({ ...s, failures: s.failures.map((f) => ({ seed: f.seed, errors: f.errors })) })) }, null, 2));
-  process.exitCode = all.some((s) => s.failures.length) ? 1 : 0;
+  const over = all.filter((s) => s.peakRss - s.baselineRss >= RSS_BOUND_MIB * 2 ** 20);
+  for (const s of over) console.log(`${s.runtime}: FAIL RSS grew by more than ${RSS_BOUND_MIB} MiB`);
+  process.exitCode = all.some((s) => s.failures.length) || over.length ? 1 : 0;
 }
