@@ -206,6 +206,21 @@ async function warmUp(address: string): Promise<void> {
   await fetchRaw(address, "POST", "/echo", { body: new Uint8Array(200_000) });
 }
 
+/** Workers this process started and has not stopped: killed if it exits early (a crash, Ctrl-C). */
+const live = new Set<WorkerProc>();
+process.on("exit", () => {
+  for (const w of live) w.proc.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
+/** A worker as the fuzzer runs it: heap capped, small limits (WORKER_ARGS), on a loopback port. */
+export async function startFuzzWorker(rt: Runtime): Promise<WorkerProc> {
+  const w = await startWorker(capped(rt), [APP, "--listen", ":0", ...WORKER_ARGS]);
+  live.add(w);
+  w.exited.then(() => live.delete(w));
+  return w;
+}
+
 /** One case on `w`, then the checks that it is still well; the errors found. */
 async function probe(w: WorkerProc, c: Case): Promise<{ errors: string[]; down: boolean; got: Received }> {
   const got = await runCase(w.address, c);
@@ -233,10 +248,8 @@ function tally(outcomes: Record<string, number>, got: Received): void {
 }
 
 /** Fuzzes one runtime for `seconds`; returns counts, RSS and failures. */
-export async function fuzzRuntime(runtime: Runtime, opts: FuzzOptions): Promise<Stats> {
-  const rt = capped(runtime);
-  const args = [APP, "--listen", ":0", ...WORKER_ARGS];
-  let w: WorkerProc = await startWorker(rt, args);
+export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats> {
+  let w: WorkerProc = await startFuzzWorker(rt);
   const stats: Stats = {
     runtime: rt.name, version: runtimeVersion(rt), cases: 0, valid: 0, seconds: 0, baselineRss: 0, peakRss: 0, rssSamples: [], outcomes: {}, failures: [],
   };
@@ -266,7 +279,7 @@ export async function fuzzRuntime(runtime: Runtime, opts: FuzzOptions): Promise<
     await dead.stop(1000);
     let culprits = 0;
     for (const c of suspects) {
-      const fresh = await startWorker(rt, args);
+      const fresh = await startFuzzWorker(rt);
       const { errors, down } = await probe(fresh, c);
       await fresh.stop(1000);
       if (down) {
@@ -275,7 +288,7 @@ export async function fuzzRuntime(runtime: Runtime, opts: FuzzOptions): Promise<
       }
     }
     if (!culprits) for (const c of suspects) fail(c, [...why, `(in flight with ${suspects.length - 1} others; not reproduced alone)`]);
-    w = await startWorker(rt, args);
+    w = await startFuzzWorker(rt);
     logSeen = w.log().length;
   };
 

@@ -10,10 +10,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readRecords } from "../lib/wire.ts";
-import { APP, runtimes, startWorker } from "../lib/workers.ts";
+import { runtimes } from "../lib/workers.ts";
 import { type Case, fromJson, makeCase, saveRegression } from "./case.ts";
 import { check } from "./check.ts";
-import { alive, capped, fuzzRuntime, RSS_BOUND_MIB, runCase, type Stats, WORKER_ARGS } from "./harness.ts";
+import { alive, fuzzRuntime, RSS_BOUND_MIB, runCase, startFuzzWorker, type Stats } from "./harness.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -39,7 +39,7 @@ function describe(c: Case): string {
 async function replayOne(c: Case): Promise<boolean> {
   let ok = true;
   for (const rt of chosen) {
-    const w = await startWorker(capped(rt), [APP, "--listen", ":0", ...WORKER_ARGS]);
+    const w = await startFuzzWorker(rt);
     const got = await runCase(w.address, c);
     const errors = check(c, got);
     const down = w.proc.exitCode !== null ? `the worker exited (${w.proc.exitCode})` : await alive(w.address);
