@@ -46,6 +46,8 @@ function git(...args: string[]): string {
 }
 
 async function fuzzAll(): Promise<Results> {
+  // The code measured is what is checked out now, at the start.
+  const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
   const seconds = Number(o.seconds);
   const seed = o.seed ? Number(o.seed) : Math.floor(Math.random() * 2 ** 32);
   const chosen = runtimes().filter((r) => o.runtime === "all" || o.runtime!.split(",").includes(r.name));
@@ -62,7 +64,7 @@ async function fuzzAll(): Promise<Results> {
   const cpus = os.cpus();
   return {
     date: new Date().toISOString().slice(0, 10),
-    commit: git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : ""),
+    commit,
     version: JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version,
     machine: `${cpus.length} CPUs (${cpus[0]?.model.trim() ?? "?"}), ${os.type()} ${os.release()}`,
     seconds,
