@@ -13,28 +13,30 @@ import { check, fill, split, splits } from "../lib/prop.ts";
 interface Event {
   type: number;
   id: number;
-  content: number[];
+  content: Buffer;
 }
 
 /** Parses `chunks`; consecutive stream pieces of one (type, id) are merged, as their split means nothing. */
 function parse(chunks: Uint8Array[]): { events: Event[]; error: string | null; idle: boolean } {
-  const events: Event[] = [];
+  const events: { type: number; id: number; pieces: Uint8Array[] }[] = [];
   let merge = false;
   const p = new RecordParser((type, id, content) => {
     const stream = id !== 0 && isStreamType(type);
     assert.ok(content.length <= 0xffff, "a piece never exceeds a record");
     const last = events.at(-1);
-    if (stream && content.length > 0 && merge && last!.type === type && last!.id === id) last!.content.push(...content);
-    else events.push({ type, id, content: [...content] }); // copied: discrete content is only valid during the call
+    const copy = content.slice(); // discrete content is only valid during the call
+    if (stream && content.length > 0 && merge && last!.type === type && last!.id === id) last!.pieces.push(copy);
+    else events.push({ type, id, pieces: [copy] });
     merge = stream && content.length > 0;
   });
+  let error: string | null = null;
   try {
     for (const c of chunks) p.push(c);
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
-    return { events, error: err.message, idle: p.idle };
+    error = err.message;
   }
-  return { events, error: null, idle: p.idle };
+  return { events: events.map(({ type, id, pieces }) => ({ type, id, content: Buffer.concat(pieces) })), error, idle: p.idle };
 }
 
 function rec(version: number, type: number, id: number, content: Uint8Array, padding: number): Uint8Array {
@@ -86,10 +88,10 @@ test("F11/F15: a valid stream yields each record's content exactly, padding skip
     const want: Event[] = [];
     let merge = false;
     for (const r of list) {
-      const content = [...fill(r.length, r.seed)];
+      const content = Buffer.from(fill(r.length, r.seed));
       const stream = isStreamType(r.type);
       const last = want.at(-1);
-      if (stream && content.length > 0 && merge && last!.type === r.type && last!.id === r.id) last!.content.push(...content);
+      if (stream && content.length > 0 && merge && last!.type === r.type && last!.id === r.id) last!.content = Buffer.concat([last!.content, content]);
       else want.push({ type: r.type, id: r.id, content });
       merge = stream && content.length > 0;
     }
