@@ -16,7 +16,8 @@ export class PairsLimitError extends Error {
   name = "PairsLimitError";
 }
 
-const utf8 = new TextDecoder();
+// ignoreBOM: a value may start with U+FEFF; it is data, not a byte-order mark.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Decodes bytes as UTF-8 (invalid sequences become U+FFFD), with a fast path for short ASCII. */
 export function decodeText(b: Uint8Array, start: number, end: number): string {
