@@ -31,7 +31,7 @@ PHP-FPM, node-fastcgi, Bun.serve, Deno.serve and node:http (+ @hono/node-server)
 nginx, and directly with a FastCGI load generator. Prints medians and writes bench/RESULTS.md.
 
   --quick              smoke check: 1 round, 1 s cells, hello/post/sse/upload at 64 connections,
-                       a 16 MiB upload; writes no report unless --out is given
+                       a 16 MiB upload
   --rounds N           rounds; contenders are interleaved within a round (default 3)
   --duration S         whole seconds per cell (default 1)
   --only A,B           contenders by name, e.g. fetchcgi-bun,bun-serve (see the list below)
@@ -42,7 +42,8 @@ nginx, and directly with a FastCGI load generator. Prints medians and writes ben
   --tcp                backends listen on 127.0.0.1 TCP instead of Unix sockets
   --upload-mib N       size of the upload scenario (default 64)
   --php-children N     PHP-FPM static pool size (default 8)
-  --out FILE           Markdown report (default bench/RESULTS.md; none with --quick)
+  --out FILE           Markdown report (default bench/RESULTS.md, but only for a full run: none
+                       with --quick, --only, --scenarios, --conns or --front unless given)
   --json FILE          also write every measurement as JSON
   --note TEXT          a line for the report (e.g. "quiet machine")
   --no-build           do not run npm run build first (dist/ must be current)
@@ -95,8 +96,10 @@ export function parseOptions(argv: string[], contenderNames: string[]): Options 
     if (!set.has("--scenarios")) o.scenarios = ["hello", "post", "sse", "upload"];
     if (!set.has("--conns")) o.conns = [64];
     if (!set.has("--upload-mib")) o.uploadBytes = 16 << 20;
-    if (!set.has("--out")) o.out = undefined;
   }
+  // Only a full run replaces bench/RESULTS.md; a quick or partial one writes a report only when asked.
+  const partial = ["--quick", "--only", "--scenarios", "--conns", "--front"].some((a) => set.has(a));
+  if (partial && !set.has("--out")) o.out = undefined;
   for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(", ")})`);
   for (const f of o.fronts) if (!FRONTS.includes(f)) throw new Error(`unknown front ${f} (known: ${FRONTS.join(", ")})`);
   for (const c of o.only ?? []) if (!contenderNames.includes(c)) throw new Error(`unknown contender ${c} (known: ${contenderNames.join(", ")})`);

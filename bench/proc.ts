@@ -3,7 +3,15 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 
-const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+function clockTicks(): number {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100; // USER_HZ is 100 on every Linux architecture that matters here
+  }
+}
+
+const TICKS_PER_SECOND = clockTicks();
 
 /** The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses). */
 function statFields(pid: number | "self"): string[] | undefined {

@@ -90,9 +90,10 @@ const fmt = {
   ratio: (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? "–" : (a / b).toFixed(2)),
 };
 
-function table(head: string[], rows: string[][]): string {
+/** A Markdown table; numbers (every column but the first) right-aligned unless `left`. */
+function table(head: string[], rows: string[][], left = false): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+  return [line(head), line(head.map((_, i) => (i === 0 || left ? "---" : "---:"))), ...rows.map(line)].join("\n");
 }
 
 export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): { summary: string; markdown: string } {
@@ -183,7 +184,7 @@ ${loadNote}
 ${info.note ? `\nNote: ${info.note}\n` : ""}
 ## Machine and versions
 
-${table(["", ""], Object.entries(info.facts).map(([k, v]) => [k, v]))}
+${table(["", ""], Object.entries(info.facts).map(([k, v]) => [k, v]), true)}
 
 ## Contenders
 

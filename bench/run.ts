@@ -13,7 +13,7 @@ import { HELP, HelpRequested, type Options, parseOptions } from "./options.ts";
 import { childrenCpuSeconds, cpuSeconds, machineCpu, ownCpuSeconds, peakRssKiB, resetPeak, tree } from "./proc.ts";
 import { type Failure, type Measurement, render } from "./report.ts";
 import { SCENARIO, type Scenario } from "./scenarios.ts";
-import { buildGo, checkRuntimes, findNginxBin, findPhpFpm, findWrk, machineFacts, MissingTool, ROOT } from "./tools.ts";
+import { buildGo, checkRuntimes, findGo, findNginxBin, findPhpFpm, findWrk, machineFacts, MissingTool, ROOT } from "./tools.ts";
 
 const log = (s: string) => process.stderr.write(s + "\n");
 
@@ -36,6 +36,7 @@ function prepare(o: Options): { contenders: Contender[]; wrkBin?: string; phpFpm
   if (!o.fronts.includes("nginx")) contenders = contenders.filter((c) => c.kind === "fcgi");
   if (!contenders.length) throw new Error("no contender left to run (direct front only measures FastCGI contenders)");
   checkRuntimes(contenders.some((c) => c.runtime === "node20"));
+  findGo(); // fcgiload and the Go contender are always built
   const wrkBin = o.fronts.includes("nginx") ? findWrk() : undefined;
   if (o.fronts.includes("nginx")) findNginxBin();
   const phpFpm = contenders.some((c) => c.name === "php-fpm") ? findPhpFpm() : undefined;
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
   const onSignal = async () => {
     for (const s of stopAll) await s().catch(() => {});
     await front?.nginx.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   };
   process.once("SIGINT", onSignal);
