@@ -48,17 +48,19 @@ interface Cell {
   backend?: Backend;
   /** The processes whose CPU and memory count as "the backend". */
   pids(): number[];
-  nginxPids: number[];
+  /** nginx master + worker, read per cell (the worker may not exist yet when nginx first accepts). */
+  nginxPids(): number[];
 }
 
 /** Runs `load` and samples /proc around it. */
 async function measure(cell: Cell, front: "nginx" | "direct", scenario: string, conns: number, load: () => Promise<LoadResult>): Promise<Measurement> {
   const pids = cell.pids();
   resetPeak(pids);
-  const b0 = cpuSeconds(pids), n0 = cpuSeconds(cell.nginxPids), l0 = childrenCpuSeconds();
+  const nginxPids = cell.nginxPids();
+  const b0 = cpuSeconds(pids), n0 = cpuSeconds(nginxPids), l0 = childrenCpuSeconds();
   const r = await load();
   const after = [...new Set([...pids, ...cell.pids()])];
-  const b1 = cpuSeconds(after), n1 = cpuSeconds(cell.nginxPids), l1 = childrenCpuSeconds();
+  const b1 = cpuSeconds(after), n1 = cpuSeconds(nginxPids), l1 = childrenCpuSeconds();
   const per = (sec: number) => (r.requests ? (sec * 1e6) / r.requests : NaN);
   return {
     round: 0, contender: cell.contender.name, front, scenario, conns,
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
 
   let front: Front | undefined;
   if (o.fronts.includes("nginx")) front = await startFront(contenders, addresses, dir);
-  const nginxPids = front ? tree(front.nginx.proc.pid!) : [];
+  const nginxPids = () => (front ? tree(front.nginx.proc.pid!) : []);
   const cpu0 = machineCpu(), own0 = ownCpuSeconds();
 
   const results: Measurement[] = [];
@@ -143,7 +145,7 @@ async function main(): Promise<void> {
           backend = await startBackend(c, addresses.get(c.name)!, ctx);
           stopAll.push(backend.stop);
         }
-        const cell: Cell = { contender: c, backend, nginxPids, pids: () => (backend ? tree(backend.pid) : nginxPids) };
+        const cell: Cell = { contender: c, backend, nginxPids, pids: () => (backend ? tree(backend.pid) : nginxPids()) };
         const mine = c.kind === "static" ? scenarios.filter((s) => s.name === "hello") : scenarios;
         const target: FcgiTarget = { address: addresses.get(c.name)!, keepConn: c.keepConn, params: c.params };
         if (front) await checkAndWarm(front.url(c), mine, c);
