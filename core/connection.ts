@@ -82,7 +82,10 @@ export class Connection implements Host {
     const lingering = this.#linger !== undefined;
     clearTimeout(this.#linger);
     this.#teardown();
-    if (!lingering) this.#conn.close();
+    if (lingering) return; // closed by us, and now by the peer too
+    this.#conn.close();
+    // Nothing reads any more: after an error the peer may never close, so release it anyway.
+    setTimeout(() => this.#conn.destroy(), LINGER_MS);
   }
 
   /** Graceful close: now if idle, else once the requests in flight are done. */
