@@ -3,7 +3,7 @@
 // request on it. Protocol errors (bad version, BEGIN_REQUEST on an active id) close the connection.
 
 import { Exchange, type Host, type Settings } from "./exchange.ts";
-import { decodePairs } from "./pairs.ts";
+import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
 import {
   encodeEndRequest, encodePairs, encodeRecord, encodeUnknownType, KEEP_CONN, ProtocolStatus, Type,
@@ -82,7 +82,10 @@ export class Connection implements Host {
     const lingering = this.#linger !== undefined;
     clearTimeout(this.#linger);
     this.#teardown();
-    if (!lingering) this.#conn.close();
+    if (lingering) return; // closed by us, and now by the peer too
+    this.#conn.close();
+    // Nothing reads any more: after an error the peer may never close, so release it anyway.
+    setTimeout(() => this.#conn.destroy(), LINGER_MS);
   }
 
   /** Graceful close: now if idle, else once the requests in flight are done. */
@@ -194,11 +197,12 @@ export class Connection implements Host {
       return;
     }
     // One GET_VALUES_RESULT with just the names understood (F21, G4).
-    let asked: [string, string][] = [];
+    // A malformed query still gets an answer, for the names read before the fault.
+    const asked: [string, string][] = [];
     try {
-      asked = decodePairs(content, { maxBytes: 0xffff, maxPairs: 64, maxLength: 256 });
+      new PairDecoder({ maxBytes: 0xffff, maxPairs: 64, maxLength: 256 }, (name, value) => asked.push([name, value])).push(content);
     } catch {
-      // a malformed query still gets an answer, for the names that could be read
+      // the names so far are in `asked`
     }
     const s = this.settings;
     const values: Record<string, string> = {

@@ -6,7 +6,7 @@ import { BodySource } from "./body.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
-  buildHeaders, declaredLength, hasBody, headerList, isForbiddenMethod, mergeParam, methodOf, parseLength, requestUrl,
+  buildHeaders, declaredLength, FcgiRequest, hasBody, headerList, isForbiddenMethod, mergeParam, methodOf, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
@@ -60,7 +60,7 @@ export class Exchange {
   #data: BodySource | null = null;
   #stdinDone = false;
   #stdinWaiter: (() => void) | null = null;
-  #abort: AbortController | null = null;
+  #request: FcgiRequest | null = null;
   #aborted = false;
   #started = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -159,7 +159,7 @@ export class Exchange {
       this.#finish(0);
       return;
     }
-    this.#abort?.abort(error);
+    if (this.#request) FcgiRequest.abort(this.#request, error);
     this.#graceTimer = setTimeout(() => {
       this.#host.settings.log("warn", `request ${this.id}: handler still running ${this.#host.settings.abortGrace} ms after abort; ending the request`);
       this.#finish(1);
@@ -177,7 +177,7 @@ export class Exchange {
     const error = new DOMException(message, "TimeoutError");
     this.#body?.error(error);
     this.#data?.error(error);
-    this.#abort?.abort(error);
+    if (this.#request) FcgiRequest.abort(this.#request, error);
     this.#discardInput();
     this.#reader?.cancel(error).catch(() => {});
     if (this.out.flushed) {
@@ -215,16 +215,25 @@ export class Exchange {
       this.#guard(this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
       return;
     }
-    let request: Request;
-    const abort = (this.#abort = new AbortController());
+    let request: FcgiRequest;
     try {
-      const headers = buildHeaders(headerList(env), (message) => this.#log("warn", message));
+      const list = headerList(env);
       const body = this.#body?.stream ?? null;
-      request = new Request(requestUrl(env), body ? { method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit : { method, headers, signal: abort.signal });
+      const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit : { method, headers: list };
+      const url = requestUrl(env);
+      try {
+        request = new FcgiRequest(url, init);
+      } catch {
+        // A header the Fetch API refuses (the constructor checks headers before the body):
+        // again without it, logged.
+        init.headers = buildHeaders(list, (message) => this.#log("warn", message));
+        request = new FcgiRequest(url, init);
+      }
     } catch (err) {
       this.#guard(this.#respond(textResponse(400, `bad request: ${(err as Error).message}`)));
       return;
     }
+    this.#request = request;
     this.#guard(this.#run(request, env));
   }
 

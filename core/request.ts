@@ -63,12 +63,24 @@ function authority(p: Params, https: boolean): string {
 }
 
 /** Request headers from HTTP_* params (C5, C6), content type/length merged with their CGI twins. */
+const headerNames = new Map<string, string>();
+
+/** HTTP_ACCEPT_LANGUAGE → accept-language, remembered for the names every request repeats. */
+function headerName(param: string): string {
+  let name = headerNames.get(param);
+  if (name === undefined) {
+    name = param.slice(5).toLowerCase().replaceAll("_", "-");
+    if (headerNames.size < 1024) headerNames.set(param, name);
+  }
+  return name;
+}
+
 export function headerList(p: Params): [string, string][] {
   const list: [string, string][] = [];
   for (const key in p) {
     if (key.charCodeAt(0) !== 72 || !key.startsWith("HTTP_")) continue; // 72 = "H"
     if (key === "HTTP_CONTENT_TYPE" || key === "HTTP_CONTENT_LENGTH") continue;
-    list.push([key.slice(5).toLowerCase().replaceAll("_", "-"), p[key]]);
+    list.push([headerName(key), p[key]]);
   }
   const type = p.CONTENT_TYPE || p.HTTP_CONTENT_TYPE;
   if (type) list.push(["content-type", type]);
@@ -125,4 +137,34 @@ export function mergeParam(name: string, prev: string | undefined, value: string
 /** Joins a repeated param (C6): cookies with "; ", other headers with ", ". */
 export function joinRepeated(name: string, first: string, next: string): string {
   return first + (name === "HTTP_COOKIE" ? "; " : ", ") + next;
+}
+
+/**
+ * The handler's Request: a real one (fetch(request), new Request(request), clone() accept it)
+ * whose `signal` is made only when first read. A signal passed to the Request constructor costs
+ * more than the rest of the Request on Node (undici follows it through a FinalizationRegistry).
+ * The signal aborts on FCGI_ABORT_REQUEST, a lost connection or the request timeout; a Request
+ * derived from this one (clone(), new Request(request), fetch(request)) has a signal of its own
+ * that does not.
+ */
+export class FcgiRequest extends Request {
+  #controller: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown = undefined;
+
+  override get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts `request.signal` now, or as soon as it is made. */
+  static abort(request: FcgiRequest, reason: unknown): void {
+    if (request.#aborted) return;
+    request.#aborted = true;
+    request.#reason = reason;
+    request.#controller?.abort(reason);
+  }
 }

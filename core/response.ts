@@ -35,7 +35,9 @@ export function encodeHead(response: Response, authorizer = false): Uint8Array {
     else head += `${name}: ${value}\r\n`;
   }
   const status = response.status;
-  const reason = response.statusText || REASONS[status];
+  // Bun lets CR/LF into statusText: only a valid reason-phrase is used, else the table's.
+  const text = response.statusText;
+  const reason = text && !/[^\t\x20-\x7e\x80-\xff]/.test(text) ? text : REASONS[status];
   const line = reason ? `Status: ${status} ${reason}\r\n` : `Status: ${status}\r\n`;
   return byteString(authorizer ? `${line}${head}\r\n` : `${head}${line}\r\n`);
 }

@@ -75,11 +75,11 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     try {
       n = await this.#conn.read(this.#buf);
     } catch (err) {
-      if (this.#closed || isDisconnect(err)) return { value: undefined, done: true };
-      throw err;
+      if (this.#closed || isDisconnect(err)) n = null;
+      else throw err;
     }
     if (n === null) {
-      // EOF: once our side is shut too, the connection is done.
+      // EOF (or the peer is gone): once our side is shut too, the connection is done.
       this.#eof = true;
       if (this.#closing && !this.#writing) this.#shut();
       return { value: undefined, done: true };

@@ -82,11 +82,11 @@ for (const rt of runtimes()) {
       const { env, role } = await res.json();
       assert.equal(role, "responder");
       assert.equal(env.REMOTE_USER, "alice");
-      // Variable-NAME becomes env var NAME as the header spelled it: fetchcgi sends header names in lower case.
-      assert.equal(env.user, "alice");
+      // Variable-NAME becomes env var NAME as the header spelled it: fetchcgi upper-cases an Authorizer's Variable-* names.
+      assert.equal(env.USER, "alice");
       // The Authorizer was asked about the request's own URL, in Apache's AUTHENTICATOR sub-role.
-      assert.equal(env.authz_url, `${base}/env?q=1`);
-      assert.equal(env.authz_role, "AUTHENTICATOR");
+      assert.equal(env.AUTHZ_URL, `${base}/env?q=1`);
+      assert.equal(env.AUTHZ_ROLE, "AUTHENTICATOR");
       assert.equal(env.HTTP_AUTHORIZATION, "Bearer good");
     });
 
@@ -102,11 +102,10 @@ for (const rt of runtimes()) {
       for (const headers of [{ authorization: "Bearer bad" }, {}] as Record<string, string>[]) {
         const res = await fetch(`${base}/echo`, { method: "POST", body: "x", headers });
         assert.equal(res.status, 403);
-        // Apache relays a denial body only if it came in the header's STDOUT record; fetchcgi
-        // sends it in a record of its own, so the client gets Apache's standard 403 page.
+        // Apache relays a denial body only if it came in the header's STDOUT record, which is
+        // where fetchcgi puts a body that is ready at once.
         const body = await res.text();
-        assert.match(body, /403 Forbidden/);
-        assert.doesNotMatch(body, /"method"/);
+        assert.equal(body, "denied");
       }
     });
 

@@ -329,6 +329,16 @@ for (const rt of runtimes()) {
       assert.equal(j.processEnvProxy, null);
     });
 
+    test("the handler's request is a real Request: clone(), new Request(request), a stable signal", async () => {
+      const r = await fetchRaw(addr, "PUT", "/derive?q=1", { body: "payload" });
+      const out = JSON.parse(r.text);
+      assert.equal(out.isRequest, true);
+      assert.match(out.clone, /\/derive\?q=1$/);
+      assert.deepEqual(out.derived.slice(1), ["PUT", "1"]);
+      assert.equal(out.body, "payload");
+      assert.deepEqual(out.signal, [true, false, true]);
+    });
+
     test("ctx.log writes FCGI_STDERR; ctx.waitUntil is accepted", async () => {
       const r = await fetchRaw(addr, "GET", "/log");
       assert.equal(r.end.stderr, "a line for the error log\n");

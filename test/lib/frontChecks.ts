@@ -77,6 +77,28 @@ export function uploadStream(total: number, chunk = 64 * 1024): ReadableStream<U
   });
 }
 
+/**
+ * With test/fixtures/probe.js behind the front: a client that leaves a /tick stream after its
+ * first piece gets the handler's request.signal aborted (the front closes or aborts at the next write).
+ */
+export async function assertStreamAbortReachesHandler(get: (path: string, init?: RequestInit) => Promise<Response>): Promise<void> {
+  const before = (await (await get("/ticks")).json()).length;
+  const ac = new AbortController();
+  const res = await get("/tick?gap=100", { signal: ac.signal });
+  await res.body!.getReader().read();
+  ac.abort();
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const ticks = await (await get("/ticks")).json();
+    if (ticks.length > before) {
+      assert.equal(ticks.at(-1), "aborted");
+      return;
+    }
+    assert.ok(Date.now() < deadline, "the /tick handler was not aborted within 3 s of its client leaving");
+    await sleep(100);
+  }
+}
+
 /** Registers the standard checks for `spec` on every runtime. */
 export function describeFront(spec: FrontSpec): void {
   for (const rt of runtimes()) {

@@ -11,9 +11,8 @@ function capture(): { writes: Uint8Array[]; records(): [number, number, number][
   const writes: Uint8Array[] = [];
   const all = (): [number, number, Uint8Array][] => {
     const out: [number, number, Uint8Array][] = [];
-    // Stream records come in pieces; glue each record's pieces back together by watching headers.
-    const p = new RecordParser((type, id, content) => out.push([type, id, content.slice()]));
-    for (const w of writes) p.push(w);
+    // Parsed as one chunk, each stream record comes out as one piece.
+    new RecordParser((type, id, content) => out.push([type, id, content.slice()])).push(Buffer.concat(writes));
     return out;
   };
   return {
@@ -67,4 +66,19 @@ test("nothing after END_REQUEST; reset drops what is queued; abandon writes it w
   gone.abandon();
   gone.end(0);
   assert.deepEqual(cap2.records(), [[Type.STDOUT, 3, 1]]);
+});
+
+test("large content is written as views of the handler's bytes, not copied; headers share one buffer", () => {
+  const cap = capture();
+  const out = new Output({ write: (c) => void cap.writes.push(c) }, 5);
+  const big = new Uint8Array(100000).fill(7);
+  out.stdout(new TextEncoder().encode("Status: 200 OK\r\n\r\n"));
+  out.stdout(big);
+  out.endStdout();
+  out.end(0);
+  const views = cap.writes.filter((w) => w.buffer === big.buffer);
+  assert.equal(views.reduce((n, w) => n + w.length, 0), 100000, "the body goes out as views (both record pieces are large)");
+  const own = new Set(cap.writes.filter((w) => w.buffer !== big.buffer).map((w) => w.buffer));
+  assert.equal(own.size, 1, "headers and small content: one allocation");
+  assert.deepEqual(cap.records(), [[Type.STDOUT, 5, 65535], [Type.STDOUT, 5, 34483], [Type.STDOUT, 5, 0], [Type.END_REQUEST, 5, 8]]);
 });

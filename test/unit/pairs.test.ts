@@ -218,3 +218,13 @@ test("F15: many pairs across many random pieces", () => {
   }
   assert.deepEqual(collect(chunks).pairs, pairs);
 });
+
+test("names: remembered ones come back equal, past the table's size too; non-ASCII names decode", () => {
+  const list: [string, string][] = [];
+  for (let i = 0; i < 3000; i++) list.push([`NAME_${i}`, `v${i}`]);
+  list.push(["NAMÉ_✓", "x"], ["REQUEST_METHOD", "GET"], ["REQUEST_METHOD", "POST"]);
+  const bytes = encodePairs(list);
+  for (let round = 0; round < 2; round++) {
+    assert.deepEqual(decodePairs(bytes, { maxBytes: 1 << 20, maxPairs: 10000, maxLength: 1000 }), list);
+  }
+});

@@ -103,3 +103,8 @@ test("Authorizer answers: Status first, Variable-* names upper-cased, other head
   const ok = new TextDecoder().decode(encodeHead(new Response(null, { headers: { "variable-remote_user": "alice" } }), true));
   assert.equal(ok, "Status: 200 OK\r\nVariable-REMOTE_USER: alice\r\n\r\n");
 });
+
+test("a statusText that is not a valid reason phrase (CR/LF: Bun lets it through) is replaced", () => {
+  const fake = { status: 200, statusText: "OK\r\nInjected: 1", headers: new Headers() } as unknown as Response;
+  assert.equal(new TextDecoder().decode(encodeHead(fake)), "Status: 200 OK\r\n\r\n");
+});

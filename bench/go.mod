@@ -1,0 +1,3 @@
+module fetchcgi-bench
+
+go 1.19
