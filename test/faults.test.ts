@@ -12,7 +12,7 @@ import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, req
 import { MiB, rss, rssPeak, waitFor } from "./lib/proc.ts";
 import { ROOT, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
-export const FAULTS_APP = path.join(ROOT, "test/fixtures/faults.js");
+const FAULTS_APP = path.join(ROOT, "test/fixtures/faults.js");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let tags = 0;
 const newTag = (what: string) => `${what}-${++tags}`;
@@ -31,10 +31,10 @@ async function stats(addr: string, tag: string): Promise<Stats | null> {
 async function seen(addr: string, tag: string, re: RegExp, ms = 5000): Promise<Stats> {
   let last: Stats | null = null;
   try {
-    return await waitFor(async () => {
+    return (await waitFor(async () => {
       last = await stats(addr, tag);
       return last?.log.some((l) => re.test(l)) ? last : null;
-    }, ms, `${re} for ${tag}`);
+    }, ms, `${re} for ${tag}`))!;
   } catch (err) {
     throw new Error(`${(err as Error).message}; stats: ${JSON.stringify(last)}`);
   }
