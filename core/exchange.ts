@@ -64,7 +64,7 @@ export class Exchange {
   #aborted = false;
   #started = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The response body being sent, once its head is out. */
+  /** The response body being sent (cancelled by a request timeout). */
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   /** Worker clock at BEGIN_REQUEST (read timeout for the params), and at the handler's start (request timeout). */
   begun: number;
@@ -292,7 +292,7 @@ export class Exchange {
     }
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
-    if (this.ended) return;
+    if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
     out.stdout(encodeHead(response, this.role === "authorizer"));
     const body = response.body;
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { apacheModules, findApache, openDir, startApache } from "./lib/apache.ts";
-import { describeFront, type FrontSpec, type Quirks, sleep, type Started } from "./lib/frontChecks.ts";
+import { describeFront, frontAround, type FrontSpec, type Quirks, sleep, type Started } from "./lib/frontChecks.ts";
 import { templatePattern } from "./lib/server.ts";
 import { APP, ROOT, type Runtime, startWorker } from "./lib/workers.ts";
 
@@ -46,28 +46,13 @@ async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT
   const socket = path.join(dir, "app.sock");
   // Apache's children run as another account (www-data when we are root).
   const worker = await startWorker(rt, [APP, "--listen", `unix:${socket}`, "--socket-mode", "666"]);
-  try {
-    const apache = await startApache({
-      template: CONF,
-      prefix: path.join(dir, "apache"),
-      vars: { __SOCKET__: socket },
-      portVars: ["__PORT__", "__STREAM_PORT__"],
-      modules: MODULES,
-    });
-    return {
-      base: `http://127.0.0.1:${apache.ports[site]}`,
-      worker,
-      conf: apache.conf,
-      log: apache.log,
-      stop: async () => {
-        await apache.stop();
-        await worker.stop();
-      },
-    };
-  } catch (err) {
-    await worker.stop();
-    throw err;
-  }
+  return frontAround(worker, () => startApache({
+    template: CONF,
+    prefix: path.join(dir, "apache"),
+    vars: { __SOCKET__: socket },
+    portVars: ["__PORT__", "__STREAM_PORT__"],
+    modules: MODULES,
+  }), site);
 }
 
 // Both hosts stream uploads (no CONTENT_LENGTH for a chunked one); /slow writes nothing, so

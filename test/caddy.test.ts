@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { assertStreamAbortReachesHandler, describeFront, sleep } from "./lib/frontChecks.ts";
+import { assertStreamAbortReachesHandler, describeFront, frontAround, sleep } from "./lib/frontChecks.ts";
 import { findBinary, startFront, templatePattern } from "./lib/server.ts";
 import { acceptedOn } from "./lib/sockets.ts";
 import { ROOT, startWorker } from "./lib/workers.ts";
@@ -37,34 +37,19 @@ describeFront({
   async start(rt, dir) {
     const socket = path.join(dir, "app.sock");
     const worker = await startWorker(rt, [PROBE, "--listen", `unix:${socket}`]);
-    try {
-      const prefix = path.join(dir, "caddy");
-      const caddy = await startFront({
-        name: "caddy",
-        bin: findCaddy(),
-        template: CONF,
-        confName: "Caddyfile",
-        args: (conf) => ["run", "--config", conf, "--adapter", "caddyfile"],
-        vars: { __SOCKET__: socket },
-        portVars: ["__PORT__"],
-        prefix,
-        // Caddy keeps its autosave.json and other state under these: inside the prefix, not ~.
-        env: { HOME: prefix, XDG_CONFIG_HOME: path.join(prefix, "config"), XDG_DATA_HOME: path.join(prefix, "data") },
-      });
-      return {
-        base: `http://127.0.0.1:${caddy.ports.__PORT__}`,
-        worker,
-        conf: caddy.conf,
-        log: caddy.log,
-        stop: async () => {
-          await caddy.stop();
-          await worker.stop();
-        },
-      };
-    } catch (err) {
-      await worker.stop();
-      throw err;
-    }
+    const prefix = path.join(dir, "caddy");
+    return frontAround(worker, () => startFront({
+      name: "caddy",
+      bin: findCaddy(),
+      template: CONF,
+      confName: "Caddyfile",
+      args: (conf) => ["run", "--config", conf, "--adapter", "caddyfile"],
+      vars: { __SOCKET__: socket },
+      portVars: ["__PORT__"],
+      prefix,
+      // Caddy keeps its autosave.json and other state under these: inside the prefix, not ~.
+      env: { HOME: prefix, XDG_CONFIG_HOME: path.join(prefix, "config"), XDG_DATA_HOME: path.join(prefix, "data") },
+    }));
   },
   extra(it, ctx) {
     const get = (p: string, init?: RequestInit) => fetch(`${ctx().base}${p}`, init);

@@ -12,7 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { assertStreamAbortReachesHandler, describeFront, sleep } from "./lib/frontChecks.ts";
+import { assertStreamAbortReachesHandler, describeFront, frontAround, sleep } from "./lib/frontChecks.ts";
 import { findBinary, startFront, templatePattern } from "./lib/server.ts";
 import { haproxyCommand, watchConnections } from "./lib/sockets.ts";
 import { type Runtime, ROOT, startWorker } from "./lib/workers.ts";
@@ -65,22 +65,7 @@ describeFront({
   async start(rt, dir) {
     const socket = path.join(dir, "app.sock");
     const worker = await startWorker(rt, [PROBE, "--listen", `unix:${socket}`]);
-    try {
-      const haproxy = await startHaproxy(CONF, path.join(dir, "haproxy"), socket, ["__PORT__"]);
-      return {
-        base: `http://127.0.0.1:${haproxy.ports.__PORT__}`,
-        worker,
-        conf: haproxy.conf,
-        log: haproxy.log,
-        stop: async () => {
-          await haproxy.stop();
-          await worker.stop();
-        },
-      };
-    } catch (err) {
-      await worker.stop();
-      throw err;
-    }
+    return frontAround(worker, () => startHaproxy(CONF, path.join(dir, "haproxy"), socket, ["__PORT__"]));
   },
   extra(it, ctx) {
     const get = (p: string, init?: RequestInit) => fetch(`${ctx().base}${p}`, init);

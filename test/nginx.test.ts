@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { describeFront, type FrontSpec, type Quirks, sleep, type Started } from "./lib/frontChecks.ts";
+import { describeFront, frontAround, type FrontSpec, type Quirks, sleep, type Started } from "./lib/frontChecks.ts";
 import { findFastcgiParams, findNginx, nginxUser, startNginx } from "./lib/nginx.ts";
 import { templatePattern } from "./lib/server.ts";
 import { APP, ROOT, type Runtime, startWorker } from "./lib/workers.ts";
@@ -29,28 +29,12 @@ test("docs/nginx.md shows examples/nginx.conf as it is", () => {
 async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT__" | "__PLAIN_PORT__"): Promise<Started> {
   const socket = path.join(dir, "app.sock");
   const worker = await startWorker(rt, [APP, "--listen", `unix:${socket}`]);
-  try {
-    const nginx = await startNginx({
-      template: CONF,
-      prefix: path.join(dir, "nginx"),
-      vars: { __USER__: nginxUser(), __SOCKET__: socket },
-      portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
-    });
-    return {
-      base: `http://127.0.0.1:${nginx.ports[site]}`,
-      worker,
-      conf: nginx.conf,
-      log: nginx.log,
-      // nginx first, so that it does not log the worker going away.
-      stop: async () => {
-        await nginx.stop();
-        await worker.stop();
-      },
-    };
-  } catch (err) {
-    await worker.stop();
-    throw err;
-  }
+  return frontAround(worker, () => startNginx({
+    template: CONF,
+    prefix: path.join(dir, "nginx"),
+    vars: { __USER__: nginxUser(), __SOCKET__: socket },
+    portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
+  }), site);
 }
 
 // Debian's fastcgi_params sends HTTP_HOST $host (no port); other builds pass the Host header.

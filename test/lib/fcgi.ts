@@ -98,7 +98,7 @@ export class RawConn {
   readonly socket: net.Socket;
   records: Rec[] = [];
   closed = false;
-  #buf = new Uint8Array(0);
+  #buf: Uint8Array = new Uint8Array(0);
   #waiters: (() => void)[] = [];
 
   private constructor(socket: net.Socket) {

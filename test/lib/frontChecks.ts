@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
+import type { Front } from "./server.ts";
 import { runtimes, type Runtime, tmpDir, type WorkerProc } from "./workers.ts";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -96,6 +97,30 @@ export async function assertStreamAbortReachesHandler(get: (path: string, init?:
     }
     assert.ok(Date.now() < deadline, "the /tick handler was not aborted within 3 s of its client leaving");
     await sleep(100);
+  }
+}
+
+/**
+ * A running worker plus the front `start()` starts in front of it, as a Started on the front's
+ * `site` port; stops the worker if the front does not come up. Stopping stops the front first,
+ * so that it does not log the worker going away.
+ */
+export async function frontAround(worker: WorkerProc, start: () => Promise<Front>, site = "__PORT__"): Promise<Started> {
+  try {
+    const front = await start();
+    return {
+      base: `http://127.0.0.1:${front.ports[site]}`,
+      worker,
+      conf: front.conf,
+      log: front.log,
+      stop: async () => {
+        await front.stop();
+        await worker.stop();
+      },
+    };
+  } catch (err) {
+    await worker.stop();
+    throw err;
   }
 }
 
