@@ -1,5 +1,6 @@
 // Medians over rounds, and the tables: printed to the console and written as bench/RESULTS.md.
 
+import fs from "node:fs";
 import type { Contender } from "./contenders.ts";
 
 export interface Measurement {
@@ -194,9 +195,19 @@ ${info.contenders.map((c) => `- **${c.name}**: ${c.describe}${c.kind === "fcgi" 
 
 ${summary}
 
+${profile()}
 ## Details (medians)
 
 ${details.join("\n\n")}
 `;
   return { summary, markdown };
+}
+
+/** bench/PROFILE.md (hand-written: where the time goes), copied into every report. */
+function profile(): string {
+  try {
+    return fs.readFileSync(new URL("./PROFILE.md", import.meta.url), "utf8") + "\n";
+  } catch {
+    return "";
+  }
 }
