@@ -150,16 +150,12 @@ export class Exchange {
   /** FCGI_ABORT_REQUEST or loss of the connection. */
   abort(reason: string): void {
     if (this.ended || this.#aborted) return;
-    this.#aborted = true;
-    const error = new DOMException(reason, "AbortError");
-    this.#body?.error(error);
-    this.#data?.error(error);
+    this.#abortWith(new DOMException(reason, "AbortError"));
     if (!this.#started) {
       this.#decoder = null;
       this.#finish(0);
       return;
     }
-    if (this.#request) FcgiRequest.abort(this.#request, error);
     this.#graceTimer = setTimeout(() => {
       this.#host.settings.log("warn", `request ${this.id}: handler still running ${this.#host.settings.abortGrace} ms after abort; ending the request`);
       this.#finish(1);
@@ -173,23 +169,26 @@ export class Exchange {
   timeout(ms: number): void {
     if (this.ended || this.#aborted) return;
     const message = `request timed out after ${ms} ms`;
-    this.#aborted = true;
     const error = new DOMException(message, "TimeoutError");
-    this.#body?.error(error);
-    this.#data?.error(error);
-    if (this.#request) FcgiRequest.abort(this.#request, error);
+    this.#abortWith(error);
     this.#discardInput();
     this.#reader?.cancel(error).catch(() => {});
-    if (this.out.flushed) {
-      this.#log("warn", message);
-      return this.#host.fail(this);
-    }
-    this.out.reset();
+    const partial = this.out.flushed;
+    if (!partial) this.out.reset(); // before the log line: reset drops queued STDERR too
     this.#log("warn", message);
+    if (partial) return this.#host.fail(this);
     this.out.stdout(encodeHead(new Response(null, { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } })));
     this.out.stdout(new TextEncoder().encode("request timed out\n"));
     this.out.endStdout();
     this.#finish(0);
+  }
+
+  /** Marks the request aborted: its body streams and request.signal fail with `error`. */
+  #abortWith(error: DOMException): void {
+    this.#aborted = true;
+    this.#body?.error(error);
+    this.#data?.error(error);
+    if (this.#request) FcgiRequest.abort(this.#request, error);
   }
 
   /** Answers without calling the handler (limits, malformed params). */

@@ -74,20 +74,22 @@ export class Worker implements WorkerState {
     this.idleTimeout = integerOption(options, "idleTimeout", 0, 0);
     this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
     this.allowed = options.allow ? allowList(options.allow) : null;
+    const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
+    this.#sweepPeriod = timeouts.length ? Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 0;
   }
 
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** A quarter of the shortest timeout (0.05–1 s); 0 when no timeout is set. */
+  readonly #sweepPeriod: number;
 
-  /** While connections are open, checks their timeouts every quarter of the shortest one (0.05–1 s). */
+  /** While connections are open, checks their timeouts every #sweepPeriod. */
   #sweep(): void {
-    const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
-    if (this.#sweeper !== undefined || timeouts.length === 0) return;
-    const period = Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4)));
+    if (this.#sweeper !== undefined || this.#sweepPeriod === 0) return;
     this.now = Date.now();
     this.#sweeper = setInterval(() => {
       this.now = Date.now();
       for (const c of this.#connections) c.sweep(this.now);
-    }, period);
+    }, this.#sweepPeriod);
     // The listener keeps the process alive, not the sweep (Node, Bun; Deno's timers are numbers).
     (this.#sweeper as { unref?: () => void }).unref?.();
   }
