@@ -8,8 +8,11 @@ export class MemoryConn implements Conn {
   readonly readable: Channel<Uint8Array> = new Channel<Uint8Array>();
   writes: Uint8Array[] = [];
   closed = false;
-  write(chunk: Uint8Array): void {
+  /** When set, write() answers with this promise: the socket is full. */
+  full: Promise<void> | null = null;
+  write(chunk: Uint8Array): void | Promise<void> {
     this.writes.push(chunk.slice()); // the core may reuse its buffers
+    return this.full ?? undefined;
   }
   close(): void {
     this.closed = true;

@@ -4,29 +4,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Channel } from "../../core/channel.ts";
 import { Worker } from "../../core/worker.ts";
-import type { App, Conn } from "../../core/types.ts";
+import type { App } from "../../core/types.ts";
 import { requestBytes, T } from "../lib/fcgi.ts";
-
-class MemoryConn implements Conn {
-  readonly readable: Channel<Uint8Array> = new Channel<Uint8Array>();
-  writes: Uint8Array[] = [];
-  closed = false;
-  /** When set, write() answers with this promise: the socket is full. */
-  full: Promise<void> | null = null;
-  write(chunk: Uint8Array): void | Promise<void> {
-    this.writes.push(chunk);
-    return this.full ?? undefined;
-  }
-  close(): void {
-    this.closed = true;
-    this.readable.end();
-  }
-  destroy(): void {
-    this.close();
-  }
-}
+import { MemoryConn } from "../lib/memory.ts";
 
 function types(bytes: Uint8Array): number[] {
   const out: number[] = [];
