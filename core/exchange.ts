@@ -38,14 +38,11 @@ export interface Host extends Sink {
 }
 
 const ROLES: Record<number, Role> = { 1: "responder", 2: "authorizer", 3: "filter" };
-const NOT_YET: unique symbol = Symbol("not yet");
+/** Microtask turns a body read may take before what is queued is flushed. */
+const SETTLE_TURNS = 3;
 /** Flush a streamed response once this much is queued. */
 const FLUSH_AT = 64 * 1024;
 
-/** Resolves with `p`'s value if it settles within a few microtask turns, else with NOT_YET. */
-function soon<T>(p: Promise<T>): Promise<T | typeof NOT_YET> {
-  return Promise.race([p, Promise.resolve().then().then().then((): typeof NOT_YET => NOT_YET)]);
-}
 
 export class Exchange {
   readonly id: number;
@@ -218,7 +215,9 @@ export class Exchange {
     try {
       const list = headerList(env);
       const body = this.#body?.stream ?? null;
-      const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit : { method, headers: list };
+      // GET is the default: naming it costs the method normalization (2 µs on Deno).
+      const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit
+        : method === "GET" ? { headers: list } : { method, headers: list };
       const url = requestUrl(env);
       try {
         request = new FcgiRequest(url, init);
@@ -304,13 +303,17 @@ export class Exchange {
     try {
       for (;;) {
         const next = reader.read();
-        let r = await soon(next);
-        if (r === NOT_YET) {
-          // The next chunk is not ready: let what we have go (SSE, slow streams).
+        // A chunk (or error) already queued in the stream settles the read within a microtask
+        // turn, one that a pull() makes within a few. If it has not by then, what we have goes
+        // out before we wait (SSE, slow streams).
+        let settled = false;
+        next.then(() => (settled = true), () => (settled = true));
+        for (let turn = 0; turn < SETTLE_TURNS && !settled; turn++) await undefined;
+        if (!settled) {
           const p = out.flush();
           if (p) await p;
-          r = await next;
         }
+        const r = await next;
         if (this.#aborted || this.ended) {
           reader.cancel().catch(() => {});
           return this.#finish(1);

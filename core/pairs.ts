@@ -149,8 +149,39 @@ export class PairDecoder {
       throw new PairsLimitError(`more than ${this.#limits.maxPairs} params`);
     }
     const mid = start + this.#nameLen;
-    this.#onPair(internName(b, start, mid), decodeText(b, mid, mid + this.#valueLen));
+    const end = mid + this.#valueLen;
+    const at = this.#pairs - 1;
+    if (at >= REMEMBERED) return this.#onPair(internName(b, start, mid), decodeText(b, mid, end));
+    // The same pair position as in the last params decoded: reuse its strings when the bytes match.
+    let name = lastNames[at];
+    if (!sameText(b, start, mid, name)) name = lastNames[at] = internName(b, start, mid);
+    let value = lastValues[at];
+    if (!sameText(b, mid, end, value)) {
+      value = decodeText(b, mid, end);
+      lastValues[at] = this.#valueLen <= REMEMBERED_VALUE ? value : "";
+    }
+    this.#onPair(name, value);
   }
+}
+
+/**
+ * The pairs of the last params decoded, by position. A web server sends the same names, and many
+ * of the same values (method, protocol, server, document root, host), in the same order on every
+ * request, so comparing with the pair at the same position spares most decoding and allocation.
+ */
+const REMEMBERED = 64;
+const REMEMBERED_VALUE = 128;
+const lastNames: string[] = new Array<string>(REMEMBERED).fill("");
+const lastValues: string[] = new Array<string>(REMEMBERED).fill("");
+
+/**
+ * Whether b[start..end] is the text of `s`, compared code unit to byte. A match is exact: a
+ * decoded string as long as its bytes holds only ASCII or U+FFFD, and U+FFFD equals no byte.
+ */
+function sameText(b: Uint8Array, start: number, end: number, s: string): boolean {
+  if (s.length !== end - start) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[start + i]) return false;
+  return true;
 }
 
 /** Param names seen before, by a hash of their bytes: every request repeats the same few dozen. */

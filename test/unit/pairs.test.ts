@@ -228,3 +228,20 @@ test("names: remembered ones come back equal, past the table's size too; non-ASC
     assert.deepEqual(decodePairs(bytes, { maxBytes: 1 << 20, maxPairs: 10000, maxLength: 1000 }), list);
   }
 });
+
+test("pairs at the same position as the last params reuse nothing that differs by a byte", () => {
+  const limits = { maxBytes: 1 << 20, maxPairs: 100, maxLength: 1000 };
+  // Each round puts a different pair at the same positions: same length, one byte apart, ASCII
+  // vs UTF-8 vs invalid bytes (U+FFFD), empty, and values longer than the remembered size.
+  const rounds: [string, string][][] = [
+    [["REQUEST_METHOD", "GET"], ["HTTP_HOST", "a.example"], ["X", "é"], ["LONG", "v".repeat(200)], ["E", ""]],
+    [["REQUEST_METHOD", "PUT"], ["HTTP_HOSU", "b.example"], ["X", "e!"], ["LONG", "v".repeat(199) + "w"], ["E", "x"]],
+    [["REQUEST_METHOD", "PUT"], ["HTTP_HOSU", "b.example"], ["X", "é"], ["LONG", "v".repeat(200)], ["E", ""]],
+  ];
+  for (let i = 0; i < 2; i++) for (const pairs of rounds) assert.deepEqual(decodePairs(encodePairs(pairs), limits), pairs);
+  const invalid = concat([encodePairs([["X", "??"]])]);
+  invalid.set([0xc3, 0x28], invalid.length - 2); // a broken sequence where "??" was
+  assert.deepEqual(decodePairs(invalid, limits), [["X", "\ufffd("]]);
+  assert.deepEqual(decodePairs(encodePairs([["X", "\ufffd("]]), limits), [["X", "\ufffd("]]);
+  assert.deepEqual(decodePairs(invalid, limits), [["X", "\ufffd("]]);
+});
