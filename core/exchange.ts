@@ -3,10 +3,11 @@
 // is complete, or after an abort once the handler settles or its grace period runs out (F29, G9).
 
 import { BodySource } from "./body.ts";
+import { buildParams } from "./env.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
-  buildHeaders, declaredLength, FcgiRequest, hasBody, headerList, isForbiddenMethod, mergeParam, methodOf, parseLength, requestUrl,
+  buildHeaders, declaredLength, FcgiRequest, hasBody, headerList, isForbiddenMethod, methodOf, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
@@ -50,7 +51,9 @@ export class Exchange {
   readonly keepConn: boolean;
   readonly out: Output;
   #host: Host;
-  #env: Record<string, string> = {};
+  // The params in arrival order, made into env when they end.
+  #names: string[] = [];
+  #values: string[] = [];
   #decoder: PairDecoder | null;
   #method = "GET";
   #body: BodySource | null = null;
@@ -96,9 +99,8 @@ export class Exchange {
   }
 
   #onParam = (name: string, value: string): void => {
-    const env = this.#env;
-    if (name === "__proto__") return;
-    env[name] = mergeParam(name, env[name], value);
+    this.#names.push(name);
+    this.#values.push(value);
   };
 
   /** A PARAMS piece; EMPTY ends the params and starts the handler. */
@@ -199,7 +201,7 @@ export class Exchange {
   #start(): void {
     this.#started = true;
     this.startedAt = this.#host.settings.now;
-    const env: Params = Object.freeze(this.#env);
+    const { env, headers } = buildParams(this.#names, this.#values);
     const method = (this.#method = methodOf(env));
     if (this.role !== "authorizer" && hasBody(method, env)) {
       this.#body = new BodySource(this.#host.settings.bodyBuffer, declaredLength(env), this.#resume);
@@ -213,7 +215,7 @@ export class Exchange {
     }
     let request: FcgiRequest;
     try {
-      const list = headerList(env);
+      const list = headerList(env, headers);
       const body = this.#body?.stream ?? null;
       // GET is the default: naming it costs the method normalization (2 µs on Deno).
       const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit

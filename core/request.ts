@@ -66,7 +66,7 @@ function authority(p: Params, https: boolean): string {
 const headerNames = new Map<string, string>();
 
 /** HTTP_ACCEPT_LANGUAGE → accept-language, remembered for the names every request repeats. */
-function headerName(param: string): string {
+export function headerName(param: string): string {
   let name = headerNames.get(param);
   if (name === undefined) {
     name = param.slice(5).toLowerCase().replaceAll("_", "-");
@@ -75,13 +75,22 @@ function headerName(param: string): string {
   return name;
 }
 
-export function headerList(p: Params): [string, string][] {
+/**
+ * The request's header list. `fromParams`, when the caller has it (env.ts), holds the HTTP_*
+ * params but the content type and length, as headers; else they are read from `p`.
+ */
+function httpHeaders(p: Params): [string, string][] {
   const list: [string, string][] = [];
   for (const key in p) {
     if (key.charCodeAt(0) !== 72 || !key.startsWith("HTTP_")) continue; // 72 = "H"
     if (key === "HTTP_CONTENT_TYPE" || key === "HTTP_CONTENT_LENGTH") continue;
     list.push([headerName(key), p[key]]);
   }
+  return list;
+}
+
+export function headerList(p: Params, fromParams: [string, string][] | null = null): [string, string][] {
+  const list = fromParams ?? httpHeaders(p);
   const type = p.CONTENT_TYPE || p.HTTP_CONTENT_TYPE;
   if (type) list.push(["content-type", type]);
   const length = declaredLength(p);

@@ -1,0 +1,88 @@
+// A request's params (names and values in arrival order) → the handler's frozen `env` object and
+// the HTTP_* params as a header list. A web server sends the same names in the same order on every
+// request, so once a sequence of names repeats it gets a layout: an object literal compiled for
+// those names (one allocation, one hidden class, instead of a store per param into a growing
+// object) and the header names at their positions (no walk over the object's keys).
+
+import { headerName, mergeParam } from "./request.ts";
+import type { Params } from "./types.ts";
+
+interface Layout {
+  readonly names: readonly string[];
+  readonly build: (values: readonly string[]) => Record<string, string>;
+  /** [position, header name] of each HTTP_* param but the content type and length. */
+  readonly headers: readonly (readonly [number, string])[];
+}
+
+/** Layouts compiled so far; a peer sending ever new name sequences cannot grow this past MAX_LAYOUTS. */
+const layouts: Layout[] = [];
+const MAX_LAYOUTS = 16;
+const MAX_NAMES = 128;
+/** The last sequence without a layout: it gets one when the next request repeats it. */
+let candidate: readonly string[] | null = null;
+/** False where code generation is refused (e.g. --disallow-code-generation-from-strings). */
+let canCompile = true;
+
+export interface BuiltParams {
+  env: Params;
+  /** HTTP_* params as [header name, value], or null: the caller derives them from env. */
+  headers: [string, string][] | null;
+}
+
+export function buildParams(names: string[], values: string[]): BuiltParams {
+  const layout = layoutFor(names);
+  if (layout === null) return { env: Object.freeze(plainEnv(names, values)), headers: null };
+  const headers: [string, string][] = [];
+  for (const [at, name] of layout.headers) headers.push([name, values[at]]);
+  return { env: Object.freeze(layout.build(values)), headers };
+}
+
+/** Any params: one store per pair, a repeated header joined (C6), `__proto__` ignored. */
+function plainEnv(names: string[], values: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (name === "__proto__") continue;
+    env[name] = mergeParam(name, env[name], values[i]);
+  }
+  return env;
+}
+
+function layoutFor(names: string[]): Layout | null {
+  for (let i = layouts.length - 1; i >= 0; i--) {
+    if (sameNames(layouts[i].names, names)) return layouts[i];
+  }
+  if (candidate === null || !sameNames(candidate, names)) {
+    candidate = names;
+    return null;
+  }
+  candidate = null;
+  if (!canCompile || layouts.length >= MAX_LAYOUTS || names.length > MAX_NAMES) return null;
+  const layout = compile(names);
+  if (layout) layouts.push(layout);
+  return layout;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A layout for distinct names; null when a name repeats or is `__proto__` (those take plainEnv's rules). */
+function compile(names: readonly string[]): Layout | null {
+  if (new Set(names).size !== names.length || names.includes("__proto__")) return null;
+  const headers: [number, string][] = [];
+  names.forEach((name, at) => {
+    if (name.startsWith("HTTP_") && name !== "HTTP_CONTENT_TYPE" && name !== "HTTP_CONTENT_LENGTH") headers.push([at, headerName(name)]);
+  });
+  // Each name is embedded as a JSON string literal, so no name can be anything but a key.
+  const fields = names.map((name, at) => `${JSON.stringify(name)}: v[${at}]`).join(", ");
+  try {
+    const build = new Function("v", `return { ${fields} };`) as Layout["build"];
+    return { names: names.slice(), build, headers };
+  } catch {
+    canCompile = false;
+    return null;
+  }
+}
