@@ -7,7 +7,6 @@ import { Channel } from "../core/channel.ts";
 import { Worker } from "../core/worker.ts";
 import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
 import type { Conn, FetchHandler } from "../core/types.ts";
-import app from "./app.js";
 
 /** The params nginx sends for `wrk` through bench/nginx.ts's config (Debian fastcgi_params). */
 function params(path: string, method = "GET", extra: [string, string][] = []): [string, string][] {
@@ -78,7 +77,9 @@ class CountingConn implements Conn {
 
 const BATCH = 64; // requests in flight at once, ids 1..64, as 64 busy connections would have
 const cases: [string, Uint8Array, FetchHandler][] = [];
-const handler = app.fetch.bind(app) as FetchHandler;
+const APP = "./app.js"; // plain JS without types, shared with the other contenders
+const app = ((await import(APP)) as { default: { fetch: FetchHandler } }).default;
+const handler: FetchHandler = app.fetch.bind(app);
 const post = new Uint8Array(16384).fill(120);
 function batch(make: (id: number) => Uint8Array): Uint8Array {
   return concat(Array.from({ length: BATCH }, (_, i) => make(i + 1)));

@@ -158,7 +158,7 @@ export class PairDecoder {
     let value = lastValues[at];
     if (!sameText(b, mid, end, value)) {
       value = decodeText(b, mid, end);
-      lastValues[at] = this.#valueLen <= REMEMBERED_VALUE ? value : "";
+      lastValues[at] = this.#valueLen <= REMEMBERED_VALUE && !SECRET.has(name) ? value : "";
     }
     this.#onPair(name, value);
   }
@@ -173,6 +173,8 @@ const REMEMBERED = 64;
 const REMEMBERED_VALUE = 128;
 const lastNames: string[] = new Array<string>(REMEMBERED).fill("");
 const lastValues: string[] = new Array<string>(REMEMBERED).fill("");
+/** Values never kept past their request. */
+const SECRET = new Set(["HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE", "REDIRECT_HTTP_AUTHORIZATION", "PHP_AUTH_PW", "REMOTE_PASSWD"]);
 
 /**
  * Whether b[start..end] is the text of `s`, compared code unit to byte. A match is exact: a
