@@ -5,6 +5,7 @@
 import path from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
+import { installLazyResponse } from "./core/lazy-response.ts";
 import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
 
 const VERSION = "0.1.0";
@@ -47,6 +48,9 @@ Options:
   --allow LIST             TCP clients allowed to connect: comma-separated IPs and CIDRs,
                            e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
                            if set, else any). Refusals are logged. Unix sockets are not filtered.
+  --lazy-response          make the global Response a lazy one: text and byte bodies are
+                           written without the runtime's body stream (worth it on Node; see
+                           README, "Lazy Response")
   -h, --help               this text
   -v, --version            the version
 
@@ -93,6 +97,7 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     if (arg === "--listen") options.listen = take();
     else if (arg === "--socket-mode") options.socketMode = take();
     else if (arg === "--no-multiplex") options.multiplex = false;
+    else if (arg === "--lazy-response") options.lazyResponse = true;
     else if (arg === "--allow") options.allow = take().split(",");
     else if (arg in NUMERIC) {
       const text = take();
@@ -136,6 +141,8 @@ async function main(): Promise<void> {
   if (parsed.help) return void console.log(HELP);
   if (parsed.version) return void console.log(VERSION);
   if (!parsed.app) fail("missing APP (the module to serve)");
+  // Before the app loads, so that a Response it keeps from its module scope is the lazy one too.
+  if (parsed.options.lazyResponse) installLazyResponse();
   const app = await loadApp(parsed.app);
   let server;
   try {

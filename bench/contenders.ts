@@ -39,6 +39,7 @@ const PHP_APP = path.join(ROOT, "bench/php/app.php");
 export const CONTENDERS: Contender[] = [
   { name: "fetchcgi-node20", kind: "fcgi", runtime: "node20", keepConn: true, describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js)", command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }) },
   { name: "fetchcgi-node24", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 (dist/cli.js)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }) },
+  { name: "fetchcgi-node24-lazy", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 with --lazy-response (the lazy global Response, as @hono/node-server installs one)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l, "--lazy-response"] }) },
   { name: "fetchcgi-bun", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun (bun cli.ts)", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l] }) },
   { name: "fetchcgi-deno", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno (deno run -A cli.ts)", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l] }) },
   { name: "go-fcgi", kind: "fcgi", runtime: "go", keepConn: true, describe: "Go net/http/fcgi (bench/go)", command: (l, ctx) => ({ cmd: ctx.goApp, args: [l] }) },
@@ -59,6 +60,32 @@ export const CONTENDERS: Contender[] = [
   { name: "deno-serve", kind: "http", runtime: "deno", keepConn: true, describe: "Deno.serve (bench/http/deno.js)", command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/http/deno.js"), l] }) },
   { name: "nginx-static", kind: "static", keepConn: true, describe: "nginx alone: return 200 \"Hello, World!\" (the ceiling; hello only)" },
 ];
+
+/** A bare process of `runtime` (bench/idle.js), the baseline for idle RSS; null for other runtimes. */
+export function bareCommand(runtime: string): { cmd: string; args: string[] } | null {
+  const idle = path.join(ROOT, "bench/idle.js");
+  if (runtime === "node20") return { cmd: NODE20, args: [idle] };
+  if (runtime === "node24") return { cmd: NODE24, args: [idle] };
+  if (runtime === "bun") return { cmd: BUN, args: [idle] };
+  if (runtime === "deno") return { cmd: DENO, args: ["run", idle] };
+  return null;
+}
+
+/** Resident set of a bare `runtime` process once it has settled (1 s), in MiB. */
+export async function bareRssMiB(runtime: string, read: (pid: number) => number): Promise<number | null> {
+  const command = bareCommand(runtime);
+  if (!command) return null;
+  const proc = spawn(command.cmd, command.args, { cwd: ROOT, stdio: "ignore" });
+  const exited = new Promise((r) => proc.once("exit", r));
+  await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+  const mib = read(proc.pid!) / 1024;
+  proc.kill("SIGKILL");
+  await exited;
+  return mib;
+}
+
+/** How long a just-started process is left alone before its idle RSS is read. */
+export const IDLE_SETTLE_MS = 1000;
 
 function phpConfig(listen: string, ctx: StartContext): string {
   const prefix = path.join(ctx.dir, "php-fpm");

@@ -1,9 +1,10 @@
 // The core's whole per-request path in one process, without sockets: record parse → params →
 // Request → handler → Response → records, on a memory connection. Prints CPU µs per request for
 // a few handlers, so a change to the hot path can be judged on each runtime in seconds:
-//   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts
+//   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts  (LAZY=1: --lazy-response)
 
 import { Channel } from "../core/channel.ts";
+import { installLazyResponse } from "../core/lazy-response.ts";
 import { Worker } from "../core/worker.ts";
 import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
 import type { Conn, FetchHandler } from "../core/types.ts";
@@ -77,6 +78,7 @@ class CountingConn implements Conn {
 
 const BATCH = 64; // requests in flight at once, ids 1..64, as 64 busy connections would have
 const cases: [string, Uint8Array, FetchHandler][] = [];
+if (process.env.LAZY) installLazyResponse(); // as --lazy-response does, before the app loads
 const APP = "./app.js"; // plain JS without types, shared with the other contenders
 const app = ((await import(APP)) as { default: { fetch: FetchHandler } }).default;
 const handler: FetchHandler = app.fetch.bind(app);

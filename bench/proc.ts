@@ -79,10 +79,19 @@ export function resetPeak(pids: number[]): void {
 
 /** Sum of VmHWM (peak resident set) over the tree, in KiB. */
 export function peakRssKiB(pids: number[]): number {
+  return statusKiB(pids, /VmHWM:\s+(\d+) kB/);
+}
+
+/** Sum of VmRSS (resident set now) over the tree, in KiB. */
+export function rssKiB(pids: number[]): number {
+  return statusKiB(pids, /VmRSS:\s+(\d+) kB/);
+}
+
+function statusKiB(pids: number[], field: RegExp): number {
   let kib = 0;
   for (const pid of pids) {
     try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+      const m = field.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
       if (m) kib += Number(m[1]);
     } catch {
       // gone

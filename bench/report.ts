@@ -21,6 +21,8 @@ export interface Measurement {
   loadgenUsPerReq: number;
   /** Sum of VmHWM over the backend's processes during the cell. */
   peakRssMiB: number;
+  /** Sum of VmRSS over the backend's processes just before the cell. */
+  rssBeforeMiB?: number;
   errors: number;
   firstError?: string;
   /** Length of the load window; for upload, the upload's time. */
@@ -28,6 +30,15 @@ export interface Measurement {
   /** fcgiload only: the smallest and largest response body (checked against the scenario). */
   bodyMin?: number;
   bodyMax?: number;
+}
+
+/** Resident set of a started, listening backend before its first request, or of a bare runtime process. */
+export interface IdleRss {
+  round: number;
+  /** A contender's name, or "bare RUNTIME". */
+  name: string;
+  runtime: string;
+  rssMiB: number;
 }
 
 export interface Failure {
@@ -51,6 +62,7 @@ export interface RunInfo {
   note?: string;
   contenders: Contender[];
   cells: { scenario: string; conns: number }[];
+  idle: IdleRss[];
 }
 
 export function median(xs: number[]): number {
@@ -121,13 +133,30 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
   if (uploads.length) {
     const up = (front: string, c: string) => get(front, c, "upload", 1);
     uploadTable = `### Upload of ${info.uploadMiB} MiB (one request, streamed)\n\n` + table(
-      ["contender", "via nginx: s", "backend CPU ms", "peak RSS MiB", "direct: s", "backend CPU ms", "peak RSS MiB"],
+      ["contender", "via nginx: s", "backend CPU ms", "peak RSS MiB", "RSS growth MiB", "direct: s", "backend CPU ms", "peak RSS MiB", "RSS growth MiB"],
       uploads.map((c) => {
         const a = up("nginx", c.name), b = up("direct", c.name);
-        const cell = (m?: Measurement) => m ? [fmt.ms(m.seconds) + (m.errors ? " ⚠" : ""), fmt.n(m.cpuUsPerReq / 1000), fmt.n(m.peakRssMiB)] : ["–", "–", "–"];
+        const growth = (m: Measurement) => (m.rssBeforeMiB === undefined ? "–" : fmt.n(m.peakRssMiB - m.rssBeforeMiB));
+        const cell = (m?: Measurement) => m ? [fmt.ms(m.seconds) + (m.errors ? " ⚠" : ""), fmt.n(m.cpuUsPerReq / 1000), fmt.n(m.peakRssMiB), growth(m)] : ["–", "–", "–", "–"];
         return [c.name, ...cell(a), ...cell(b)];
       }),
     );
+  }
+
+  // Idle RSS: fetchcgi and the HTTP way on each runtime beside a bare process of that runtime.
+  let idleTable = "";
+  const idleRuntimes = [...new Set(info.idle.filter((i) => i.name.startsWith("bare ")).map((i) => i.runtime))];
+  if (idleRuntimes.length) {
+    const idleOf = (name: string) => median(info.idle.filter((i) => i.name === name).map((i) => i.rssMiB));
+    const rows = idleRuntimes.map((rt) => {
+      const bare = idleOf(`bare ${rt}`);
+      const mine = info.contenders.find((c) => c.name.startsWith("fetchcgi-") && c.runtime === rt);
+      const http = info.contenders.find((c) => c.kind === "http" && c.runtime === rt);
+      const f = mine ? idleOf(mine.name) : NaN, h = http ? idleOf(http.name) : NaN;
+      return [rt, fmt.n(bare), fmt.n(f), Number.isFinite(f) ? fmt.n(f - bare) : "–", http ? `${fmt.n(h)} (${http.name})` : "–"];
+    });
+    idleTable = `### Idle RSS MiB (started and listening, before the first request; ${info.rounds > 1 ? "medians" : "one round"})\n\n` +
+      table(["runtime", "bare runtime process", "fetchcgi", "fetchcgi − bare (goal ≤ 5)", "the HTTP way"], rows);
   }
 
   // fetchcgi on runtime X against the HTTP way on X, and against Go's net/http/fcgi.
@@ -156,7 +185,7 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
     ? `### Cells with errors (⚠)\n\n${errorCells.map((m) => `- ${m.front} ${m.contender} ${m.scenario}/${m.conns}: ${m.errors} errors over all rounds (${m.firstError ?? ""})`).join("\n")}`
     : "";
 
-  const summary = [...summaryTables, uploadTable, ratioTable, errorText, failureText].filter(Boolean).join("\n\n");
+  const summary = [...summaryTables, uploadTable, idleTable, ratioTable, errorText, failureText].filter(Boolean).join("\n\n");
 
   const details: string[] = [];
   for (const front of fronts) {

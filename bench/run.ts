@@ -6,12 +6,12 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Backend, CONTENDERS, type Contender, startBackend, type StartContext } from "./contenders.ts";
+import { type Backend, bareRssMiB, CONTENDERS, type Contender, IDLE_SETTLE_MS, startBackend, type StartContext } from "./contenders.ts";
 import { fcgiload, type FcgiTarget, type LoadResult, postScript, upload, wrk } from "./load.ts";
 import { type Front, startFront } from "./nginx.ts";
 import { HELP, HelpRequested, type Options, parseOptions } from "./options.ts";
-import { childrenCpuSeconds, cpuSeconds, machineCpu, ownCpuSeconds, peakRssKiB, resetPeak, tree } from "./proc.ts";
-import { type Failure, type Measurement, render } from "./report.ts";
+import { childrenCpuSeconds, cpuSeconds, machineCpu, ownCpuSeconds, peakRssKiB, resetPeak, rssKiB, tree } from "./proc.ts";
+import { type Failure, type IdleRss, type Measurement, render } from "./report.ts";
 import { SCENARIO, type Scenario } from "./scenarios.ts";
 import { buildGo, checkRuntimes, findGo, findNginxBin, findPhpFpm, findWrk, machineFacts, MissingTool, ROOT } from "./tools.ts";
 
@@ -55,6 +55,7 @@ interface Cell {
 /** Runs `load` and samples /proc around it. */
 async function measure(cell: Cell, front: "nginx" | "direct", scenario: string, conns: number, load: () => Promise<LoadResult>): Promise<Measurement> {
   const pids = cell.pids();
+  const rssBefore = rssKiB(pids);
   resetPeak(pids);
   const nginxPids = cell.nginxPids();
   const b0 = cpuSeconds(pids), n0 = cpuSeconds(nginxPids), l0 = childrenCpuSeconds();
@@ -69,6 +70,7 @@ async function measure(cell: Cell, front: "nginx" | "direct", scenario: string, 
     nginxUsPerReq: front === "nginx" ? per(n1 - n0) : undefined,
     loadgenUsPerReq: per(l1 - l0),
     peakRssMiB: peakRssKiB(after) / 1024,
+    rssBeforeMiB: rssBefore / 1024,
     errors: r.errors, firstError: r.firstError, seconds: r.seconds, bodyMin: r.bodyMin, bodyMax: r.bodyMax,
   };
 }
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
   const cpu0 = machineCpu(), own0 = ownCpuSeconds();
 
   const results: Measurement[] = [];
+  const idle: IdleRss[] = [];
+  const runtimes = [...new Set(contenders.map((c) => c.runtime).filter((r): r is string => r !== undefined))];
   const failures: Failure[] = [];
   const stopAll: (() => Promise<void>)[] = [];
   const onSignal = async () => {
@@ -137,6 +141,10 @@ async function main(): Promise<void> {
   for (let round = 1; round <= o.rounds; round++) {
     // Interleave: each round starts with a different contender.
     const order = contenders.map((_, i) => contenders[(i + round - 1) % contenders.length]);
+    for (const runtime of runtimes) {
+      const mib = await bareRssMiB(runtime, (pid) => rssKiB([pid]));
+      if (mib !== null) idle.push({ round, name: `bare ${runtime}`, runtime, rssMiB: mib });
+    }
     for (const c of order) {
       const t0 = Date.now();
       let backend: Backend | undefined;
@@ -146,6 +154,11 @@ async function main(): Promise<void> {
           stopAll.push(backend.stop);
         }
         const cell: Cell = { contender: c, backend, nginxPids, pids: () => (backend ? tree(backend.pid) : nginxPids()) };
+        if (backend && c.runtime) {
+          // Idle: started, listening, not one request yet.
+          await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+          idle.push({ round, name: c.name, runtime: c.runtime, rssMiB: rssKiB(cell.pids()) / 1024 });
+        }
         const mine = c.kind === "static" ? scenarios.filter((s) => s.name === "hello") : scenarios;
         const target: FcgiTarget = { address: addresses.get(c.name)!, keepConn: c.keepConn, params: c.params };
         if (front) await checkAndWarm(front.url(c), mine, c);
@@ -202,14 +215,14 @@ async function main(): Promise<void> {
     facts: machineFacts({ php: phpFpm, wrk: wrkBin }),
     rounds: o.rounds, duration: o.duration, transport: o.tcp ? "TCP 127.0.0.1" : "Unix sockets",
     uploadMiB: o.uploadBytes / 1048576, phpChildren: o.phpChildren, otherLoadPct, note: o.note,
-    contenders, cells,
+    contenders, cells, idle,
   }, results, failures);
   console.log("\n" + summary + "\n");
   if (o.out) {
     fs.writeFileSync(path.resolve(ROOT, o.out), markdown);
     log(`bench: wrote ${o.out}`);
   }
-  if (o.json) fs.writeFileSync(path.resolve(ROOT, o.json), JSON.stringify({ results, failures }, null, 1));
+  if (o.json) fs.writeFileSync(path.resolve(ROOT, o.json), JSON.stringify({ results, idle, failures }, null, 1));
   log(`bench: ${((Date.now() - started) / 60000).toFixed(1)} min; other work used ${otherLoadPct.toFixed(0)} % of the CPU meanwhile`);
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(failures.length ? 1 : 0);

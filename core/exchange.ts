@@ -4,6 +4,7 @@
 
 import { BodySource } from "./body.ts";
 import { buildParams } from "./env.ts";
+import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
@@ -39,6 +40,7 @@ export interface Host extends Sink {
 }
 
 const ROLES: Record<number, Role> = { 1: "responder", 2: "authorizer", 3: "filter" };
+const encoder = new TextEncoder();
 /** Microtask turns a body read may take before what is queued is flushed. */
 const SETTLE_TURNS = 3;
 /** Flush a streamed response once this much is queued. */
@@ -177,7 +179,7 @@ export class Exchange {
     this.#log("warn", message);
     if (partial) return this.#host.fail(this);
     this.out.stdout(encodeHead(new Response(null, { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } })));
-    this.out.stdout(new TextEncoder().encode("request timed out\n"));
+    this.out.stdout(encoder.encode("request timed out\n"));
     this.out.endStdout();
     this.#finish(0);
   }
@@ -294,8 +296,16 @@ export class Exchange {
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
     if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
     out.stdout(encodeHead(response, this.role === "authorizer"));
-    const body = response.body;
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
+    const parts = LazyResponse.parts(response);
+    if (parts !== null) {
+      // Text or bytes nobody read: written as they are, no stream.
+      const content = parts.body;
+      if (content !== null && !skipBody) out.stdout(typeof content === "string" ? encoder.encode(content) : content);
+      out.endStdout();
+      return this.#finish(0);
+    }
+    const body = response.body;
     if (!body || skipBody) {
       body?.cancel().catch(() => {});
       out.endStdout();

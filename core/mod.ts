@@ -1,6 +1,7 @@
 // The runtime-neutral core, for custom transports: feed any Conn/Listener to a Worker.
 export { Worker, startServer, toHandler, type Server } from "./worker.ts";
 export { Connection } from "./connection.ts";
+export { installLazyResponse, LazyResponse, type ResponseParts } from "./lazy-response.ts";
 export { RecordParser, ProtocolError } from "./parser.ts";
 export { PairDecoder, decodePairs, PairsLimitError } from "./pairs.ts";
 export * from "./records.ts";

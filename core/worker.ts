@@ -4,6 +4,7 @@
 
 import { allowList } from "./allow.ts";
 import { Connection, type WorkerState } from "./connection.ts";
+import { installLazyResponse } from "./lazy-response.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
 
 /** A running worker, as serve() returns it. */
@@ -74,6 +75,7 @@ export class Worker implements WorkerState {
     this.idleTimeout = integerOption(options, "idleTimeout", 0, 0);
     this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
     this.allowed = options.allow ? allowList(options.allow) : null;
+    if (options.lazyResponse) installLazyResponse();
     const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
     this.#sweepPeriod = timeouts.length ? Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 0;
   }

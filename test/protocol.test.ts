@@ -11,16 +11,22 @@ import { APP, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const rt of runtimes()) {
-  describe(`protocol on ${rt.name}`, () => {
+// Every check runs twice per runtime: with the runtime's Response, and with the lazy global
+// Response (--lazy-response), which the worker writes without a body stream.
+for (const rt of runtimes()) for (const lazy of [false, true]) {
+  describe(`protocol on ${rt.name}${lazy ? " with --lazy-response" : ""}`, () => {
     let w: WorkerProc;
     let addr: string;
     before(async () => {
-      w = await startWorker(rt, [APP, "--listen", ":0", "--abort-grace", "400"]);
+      w = await startWorker(rt, [APP, "--listen", ":0", "--abort-grace", "400", ...(lazy ? ["--lazy-response"] : [])]);
       addr = w.address;
     });
     after(async () => {
       await w.stop();
+    });
+
+    test(`the app's global Response is ${lazy ? "the lazy one" : "the runtime's"}`, async () => {
+      assert.equal((await fetchRaw(addr, "GET", "/response-class")).text, lazy ? "lazy" : "runtime");
     });
 
     test("F34/F39/F26: a simple GET, empty STDOUT then one END_REQUEST, then the worker closes (no KEEP_CONN)", async () => {
@@ -359,7 +365,9 @@ for (const rt of runtimes()) {
       c.close();
     });
   });
+}
 
+for (const rt of runtimes()) {
   describe(`limits and close on ${rt.name}`, () => {
     test("OVERLOADED past --max-requests; connections past --max-conns are closed", async () => {
       const w = await startWorker(rt, [APP, "--listen", ":0", "--max-requests", "1", "--max-conns", "2"]);

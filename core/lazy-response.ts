@@ -1,0 +1,142 @@
+// An opt-in stand-in for the global Response (option lazyResponse, CLI --lazy-response), as Node's
+// HTTP adapters install one (@hono/node-server by default, srvx): `new Response(text or bytes,
+// init)` only checks and records its parts, and the worker writes them as they are. Node's own
+// Response copies the body and builds a byte stream for it at construction (about 10 µs for 13
+// bytes, 150 µs for 256 KiB), most of what a small answer costs there; Bun's and Deno's cost
+// little. Anything else done with a response (reading or cloning it, passing it to the runtime)
+// first builds the runtime's Response from the same parts and delegates to it.
+
+/** The runtime's own Response, whatever the global is later. */
+const Native: typeof Response = globalThis.Response;
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const TEXT_TYPE = "text/plain;charset=UTF-8";
+
+/** What the worker writes for a response nobody asked anything else of. */
+export interface ResponseParts {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly body: string | Uint8Array | null;
+}
+
+/** The parts kept lazily, or null when the runtime's Response must check or take the arguments. */
+function partsOf(body: unknown, init: ResponseInit | null | undefined): ResponseParts | null {
+  let bytes: string | Uint8Array | null;
+  if (body === null || body === undefined) bytes = null;
+  else if (typeof body === "string") bytes = body;
+  else if (body instanceof Uint8Array) bytes = new Uint8Array(body); // a copy, as the Fetch API takes one
+  else if (ArrayBuffer.isView(body)) bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
+  else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body.slice(0));
+  else return null; // streams, Blob, FormData, URLSearchParams…
+  if (init !== undefined && init !== null && typeof init !== "object") return null;
+  const status = init?.status ?? 200;
+  const statusText = init?.statusText ?? "";
+  // Anything the runtime would convert or refuse goes to it, so errors and coercions stay its own.
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) return null;
+  if (typeof statusText !== "string" || !REASON_PHRASE.test(statusText)) return null;
+  if (bytes !== null && NULL_BODY_STATUS.has(status)) return null;
+  const headers = new Headers(init?.headers);
+  if (typeof bytes === "string" && !headers.has("content-type")) headers.set("content-type", TEXT_TYPE);
+  return { status, statusText, headers, body: bytes };
+}
+
+export class LazyResponse {
+  #parts: ResponseParts | null;
+  #native: Response | null = null;
+
+  constructor(body?: BodyInit | null, init?: ResponseInit) {
+    this.#parts = partsOf(body, init);
+    if (this.#parts === null) this.#native = new Native(body, init);
+  }
+
+  /** The runtime's Response with the same parts, made once. */
+  #real(): Response {
+    if (this.#native === null) {
+      const p = this.#parts!;
+      this.#native = new Native(p.body as BodyInit | null, { status: p.status, statusText: p.statusText, headers: p.headers });
+      this.#parts = null;
+    }
+    return this.#native;
+  }
+
+  /** The parts, if nothing made the runtime's Response yet (the worker then writes them directly). */
+  static parts(response: unknown): ResponseParts | null {
+    // A brand check: instanceof LazyResponse holds for the runtime's responses too.
+    return typeof response === "object" && response !== null && #parts in response ? response.#parts : null;
+  }
+
+  static json(data: unknown, init?: ResponseInit): Response {
+    const text = JSON.stringify(data);
+    if (text === undefined) return Native.json(data, init); // the runtime's TypeError
+    const headers = new Headers(init?.headers);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    return new LazyResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof Native; // a lazy one has Native.prototype in its chain
+  }
+
+  get status(): number {
+    return this.#parts?.status ?? this.#native!.status;
+  }
+  get statusText(): string {
+    return this.#parts?.statusText ?? this.#native!.statusText;
+  }
+  get ok(): boolean {
+    const s = this.status;
+    return s >= 200 && s <= 299;
+  }
+  get headers(): Headers {
+    return this.#parts?.headers ?? this.#native!.headers;
+  }
+  get type(): ResponseType {
+    return this.#native?.type ?? "default";
+  }
+  get url(): string {
+    return this.#native?.url ?? "";
+  }
+  get redirected(): boolean {
+    return this.#native?.redirected ?? false;
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.#real().body;
+  }
+  get bodyUsed(): boolean {
+    return this.#native?.bodyUsed ?? false;
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#real().arrayBuffer();
+  }
+  blob(): Promise<Blob> {
+    return this.#real().blob();
+  }
+  bytes(): Promise<Uint8Array> {
+    return (this.#real() as Response & { bytes(): Promise<Uint8Array> }).bytes();
+  }
+  clone(): Response {
+    return this.#real().clone();
+  }
+  formData(): Promise<FormData> {
+    return this.#real().formData();
+  }
+  json(): Promise<unknown> {
+    return this.#real().json();
+  }
+  text(): Promise<string> {
+    return this.#real().text();
+  }
+}
+
+// `instanceof Response` and Response.prototype checks hold; statics like redirect() and error()
+// come from the runtime's Response.
+Object.setPrototypeOf(LazyResponse.prototype, Native.prototype);
+Object.setPrototypeOf(LazyResponse, Native);
+
+/** Makes LazyResponse the global Response (for `new Response(…)` in the app). Idempotent. */
+export function installLazyResponse(): void {
+  if (globalThis.Response !== (LazyResponse as unknown as typeof Response)) {
+    globalThis.Response = LazyResponse as unknown as typeof Response;
+  }
+}

@@ -1,0 +1,62 @@
+// The lazy Response (core/lazy-response.ts) against each runtime's own Response: the same status,
+// headers, body and errors for every way an app makes one (test/fixtures/lazy-check.js), and the
+// worker's answers with --lazy-response on are checked by the protocol suite (test/protocol.test.ts).
+
+import { execFileSync } from "node:child_process";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, test } from "node:test";
+import { ROOT, runtimes } from "./lib/workers.ts";
+
+const SCRIPT = path.join(ROOT, "test/fixtures/lazy-check.js");
+
+interface Report {
+  diffs: { name: string; native: Record<string, unknown>; lazy: Record<string, unknown> }[];
+  lazyKept: string[];
+  checks: Record<string, unknown>;
+}
+
+for (const rt of runtimes()) {
+  describe(`lazy Response on ${rt.name}`, () => {
+    // Node 20 cannot load TypeScript: it gets the build.
+    const module = rt.name === "node20" ? path.join(ROOT, "dist/core/mod.js") : path.join(ROOT, "core/mod.ts");
+    const args = rt.name === "deno" ? ["run", "-A", SCRIPT, pathToFileURL(module).href] : [SCRIPT, pathToFileURL(module).href];
+    const report = JSON.parse(execFileSync(rt.bin, args, { encoding: "utf8", cwd: ROOT })) as Report;
+
+    test("every construction gives what the runtime's Response gives (status, headers, body, errors)", () => {
+      const diffs = report.diffs.filter((d) => {
+        if (rt.name !== "bun") return true;
+        // Bun leaves out the Content-Type the Fetch standard gives a text body; the lazy one has it.
+        const withoutType = (h: unknown) => (h as [string, string][]).filter(([n, v]) => !(n === "content-type" && v === "text/plain;charset=UTF-8"));
+        return JSON.stringify({ ...d.native, headers: withoutType(d.native.headers) }) !== JSON.stringify({ ...d.lazy, headers: withoutType(d.lazy.headers) });
+      });
+      assert.deepEqual(diffs, []);
+    });
+
+    test("text, bytes and null bodies with valid init are kept lazily; everything else goes to the runtime", () => {
+      assert.deepEqual(report.lazyKept, [
+        "no arguments", "text", "text with a type", "empty text", "non-ASCII text", "bytes", "a view into a larger buffer",
+        "an ArrayBuffer", "a DataView", "null body, 204", "status and reason", "headers as pairs, repeated", "headers as Headers",
+        "status 599", "undefined fields", "null init",
+      ]);
+    });
+
+    test("Response.json, statics, instanceof both ways, subclasses, late header changes, copies", () => {
+      const c = report.checks;
+      assert.equal(c.jsonLazy, true);
+      assert.equal(c.jsonText, '{"a":[1,"é"]}');
+      assert.deepEqual(c.jsonHeaders, [["content-type", "application/json"], ["x-j", "1"]]);
+      assert.equal(c.jsonUndefined, "TypeError");
+      assert.equal(c.redirect, "https://example.com/");
+      assert.equal(c.errorType, "error");
+      assert.equal(c.nativeIsLazy, true);
+      assert.equal(c.lazyIsNative, true);
+      assert.equal(c.tag, "[object Response]");
+      assert.deepEqual(c.subclass, [true, "mine", 202, true, "sub"]);
+      assert.deepEqual(c.mutated, [["content-type", "text/plain;charset=UTF-8"], ["x-late", "1"]]);
+      assert.deepEqual(c.afterRead, [null, true], "once read, the runtime's Response is the one written");
+      assert.equal(c.copied, "abc", "bytes are copied at construction, as the Fetch API does");
+    });
+  });
+}
