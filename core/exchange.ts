@@ -8,7 +8,7 @@ import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
-  buildHeaders, declaredLength, FcgiRequest, hasBody, headerList, isForbiddenMethod, methodOf, parseLength, requestUrl,
+  abortRequest, buildHeaders, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
@@ -62,7 +62,7 @@ export class Exchange {
   #data: BodySource | null = null;
   #stdinDone = false;
   #stdinWaiter: (() => void) | null = null;
-  #request: FcgiRequest | null = null;
+  #request: Request | null = null;
   #aborted = false;
   #started = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -189,7 +189,7 @@ export class Exchange {
     this.#aborted = true;
     this.#body?.error(error);
     this.#data?.error(error);
-    if (this.#request) FcgiRequest.abort(this.#request, error);
+    if (this.#request) abortRequest(this.#request, error);
   }
 
   /** Answers without calling the handler (limits, malformed params). */
@@ -215,7 +215,7 @@ export class Exchange {
       this.#guard(this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
       return;
     }
-    let request: FcgiRequest;
+    let request: Request;
     try {
       const list = headerList(env, headers);
       const body = this.#body?.stream ?? null;
@@ -224,12 +224,12 @@ export class Exchange {
         : method === "GET" ? { headers: list } : { method, headers: list };
       const url = requestUrl(env);
       try {
-        request = new FcgiRequest(url, init);
+        request = newRequest(url, init);
       } catch {
         // A header the Fetch API refuses (the constructor checks headers before the body):
         // again without it, logged.
         init.headers = buildHeaders(list, (message) => this.#log("warn", message));
-        request = new FcgiRequest(url, init);
+        request = newRequest(url, init);
       }
     } catch (err) {
       this.#guard(this.#respond(textResponse(400, `bad request: ${(err as Error).message}`)));

@@ -6,8 +6,15 @@
 // little. Anything else done with a response (reading or cloning it, passing it to the runtime)
 // first builds the runtime's Response from the same parts and delegates to it.
 
-/** The runtime's own Response, whatever the global is later. */
-const Native: typeof Response = globalThis.Response;
+/**
+ * The runtime's own Response, taken when the lazy one is installed or first needed, not when this
+ * module loads: on Node the first touch of the global loads undici (17 MiB), which a worker
+ * without --lazy-response then loads only with its first request.
+ */
+let Native: typeof Response | undefined;
+function native(): typeof Response {
+  return (Native ??= globalThis.Response);
+}
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TEXT_TYPE = "text/plain;charset=UTF-8";
@@ -25,13 +32,16 @@ function partsOf(body: unknown, init: ResponseInit | null | undefined): Response
   let bytes: string | Uint8Array | null;
   if (body === null || body === undefined) bytes = null;
   else if (typeof body === "string") bytes = body;
-  else if (body instanceof Uint8Array) bytes = new Uint8Array(body); // a copy, as the Fetch API takes one
-  else if (ArrayBuffer.isView(body)) bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
-  else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body.slice(0));
+  else if (ArrayBuffer.isView(body)) {
+    if (!(body.buffer instanceof ArrayBuffer)) return null; // shared memory: the runtimes disagree, let it decide
+    // A copy, as the Fetch API takes one.
+    bytes = body instanceof Uint8Array ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
+  } else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body.slice(0));
   else return null; // streams, Blob, FormData, URLSearchParams…
   if (init !== undefined && init !== null && typeof init !== "object") return null;
-  const status = init?.status ?? 200;
-  const statusText = init?.statusText ?? "";
+  // Only a missing field takes the default: null is converted (and mostly refused) by the runtime.
+  const status: unknown = init?.status === undefined ? 200 : init.status;
+  const statusText: unknown = init?.statusText === undefined ? "" : init.statusText;
   // Anything the runtime would convert or refuse goes to it, so errors and coercions stay its own.
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) return null;
   if (typeof statusText !== "string" || !REASON_PHRASE.test(statusText)) return null;
@@ -46,15 +56,16 @@ export class LazyResponse {
   #native: Response | null = null;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
+    link();
     this.#parts = partsOf(body, init);
-    if (this.#parts === null) this.#native = new Native(body, init);
+    if (this.#parts === null) this.#native = new (native())(body, init);
   }
 
   /** The runtime's Response with the same parts, made once. */
   #real(): Response {
     if (this.#native === null) {
       const p = this.#parts!;
-      this.#native = new Native(p.body as BodyInit | null, { status: p.status, statusText: p.statusText, headers: p.headers });
+      this.#native = new (native())(p.body as BodyInit | null, { status: p.status, statusText: p.statusText, headers: p.headers });
       this.#parts = null;
     }
     return this.#native;
@@ -68,14 +79,22 @@ export class LazyResponse {
 
   static json(data: unknown, init?: ResponseInit): Response {
     const text = JSON.stringify(data);
-    if (text === undefined) return Native.json(data, init); // the runtime's TypeError
+    if (text === undefined) return native().json(data, init); // the runtime's TypeError
     const headers = new Headers(init?.headers);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
     return new LazyResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
   }
 
+  static redirect(url: string | URL, status?: number): Response {
+    return native().redirect(url, status);
+  }
+
+  static error(): Response {
+    return native().error();
+  }
+
   static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof Native; // a lazy one has Native.prototype in its chain
+    return value instanceof native(); // a lazy one has the runtime's Response.prototype in its chain
   }
 
   get status(): number {
@@ -129,13 +148,23 @@ export class LazyResponse {
   }
 }
 
-// `instanceof Response` and Response.prototype checks hold; statics like redirect() and error()
-// come from the runtime's Response.
-Object.setPrototypeOf(LazyResponse.prototype, Native.prototype);
-Object.setPrototypeOf(LazyResponse, Native);
+let linked = false;
+
+/**
+ * Puts the runtime's Response under LazyResponse: `instanceof Response` and Response.prototype
+ * checks hold, and anything the runtime adds to Response is inherited. Before this, only
+ * LazyResponse.parts() may be used (the worker calls it on every response).
+ */
+function link(): void {
+  if (linked) return;
+  linked = true;
+  Object.setPrototypeOf(LazyResponse.prototype, native().prototype);
+  Object.setPrototypeOf(LazyResponse, native());
+}
 
 /** Makes LazyResponse the global Response (for `new Response(…)` in the app). Idempotent. */
 export function installLazyResponse(): void {
+  link(); // takes the runtime's Response first
   if (globalThis.Response !== (LazyResponse as unknown as typeof Response)) {
     globalThis.Response = LazyResponse as unknown as typeof Response;
   }

@@ -6,6 +6,7 @@
 //   npm run build && node --test test/bounds.test.ts
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T } from "./lib/fcgi.ts";
@@ -277,5 +278,27 @@ for (const rt of runtimes()) {
         assert.equal(r.stdout - (r.head.indexOf("\r\n\r\n") + 4), BYTES);
       });
     });
+  });
+}
+
+// Node loads undici (about 17 MiB) on the first touch of Request or Response. A worker that has
+// served nothing must not have loaded it: pools keep idle workers (issue 4: idle RSS). With
+// --lazy-response it is loaded at start (the runtime's Response is kept before it is replaced).
+for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) {
+  test(`${rt.name}: a listening worker loads undici only with its first request`, async () => {
+    const script = `
+      const { serve } = await import(${JSON.stringify(path.join(ROOT, "dist/mod.js"))});
+      const undici = () => process.moduleLoadList.some((m) => m.includes("undici"));
+      const server = serve({ fetch: () => new Response("x") }, { listen: ":0" });
+      await server.ready;
+      const before = undici();
+      new Response("y"); // what the first request does: the detector must see undici now
+      console.log(JSON.stringify({ before, after: undici(), address: server.address }));
+      await server.close();
+    `;
+    const out = JSON.parse(execFileSync(rt.bin, ["--input-type=module", "-e", script], { encoding: "utf8" }));
+    assert.equal(out.before, false, "undici loaded before any request");
+    assert.equal(out.after, true, "the first Response loads it");
+    assert.match(out.address, /^tcp:127\.0\.0\.1:\d+$/);
   });
 }
