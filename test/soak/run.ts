@@ -3,7 +3,7 @@
 // RSS and open descriptors are read with nginx stopped (so no pooled connection is counted)
 // after a warm-up and again at the end. Then 1 GiB up and 1 GiB down over raw FastCGI, with the
 // worker's RSS sampled. The results go into docs/reliability.md between the soak markers; the
-// exit code is 1 if any runtime broke a rule (errors, non-2xx, RSS drift >= 10 %, a leaked
+// exit code is 1 if any runtime broke a rule (errors, non-2xx, RSS growth >= 10 %, a leaked
 // descriptor, a transfer peaking more than 32 MiB above its warm-up peak).
 //
 //   npm run soak -- [--requests 1000000] [--runtimes node24,bun] [--connections 16] [--bytes 1073741824] [--no-doc]
@@ -203,7 +203,8 @@ async function soak(rt: Runtime): Promise<Result> {
       if (errors) failures.push(`${errors} socket errors`);
     }
     const drift = (rssEnd - rssWarm) / rssWarm;
-    if (Math.abs(drift) >= 0.1) failures.push(`RSS drift ${(drift * 100).toFixed(1)} %`);
+    // Growth is what a leak looks like; RSS that shrinks is memory the runtime gave back.
+    if (drift >= 0.1) failures.push(`RSS drift ${(drift * 100).toFixed(1)} %`);
     if (heapEnd - heapWarm >= 0.1 * heapWarm + MiB) failures.push(`heap after GC grew ${mb(heapWarm)} → ${mb(heapEnd)} MiB`);
     if (fdEnd > fdWarm) failures.push(`${fdEnd - fdWarm} descriptors leaked`);
     const slack = transferSlack(rt.name);
@@ -246,7 +247,7 @@ function section(results: Result[], started: Date, minutes: number): string {
     `Then ${BYTES / MiB} MiB uploaded to /count and ${BYTES / MiB} MiB streamed from /gen in 64 KiB chunks over`,
     "raw FastCGI, twice each: the peak RSS of the first (warm-up) and second run are shown.",
     "",
-    "Rules: all requests answered 2xx, no socket errors, RSS drift under 10 %, no descriptor more at the end,",
+    "Rules: all requests answered 2xx, no socket errors, RSS drift (growth from warm to end) under 10 % (RSS that shrinks is memory given back, not a leak), no descriptor more at the end,",
     "a measured transfer peaking less than 32 MiB above its warm-up (96 MiB on Node 24 and Deno, whose",
     "external-memory GC pacing overshoots a warm peak by up to ~80 MiB without keeping anything; see transferSlack()",
     "in test/lib/proc.ts).",
