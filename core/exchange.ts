@@ -46,7 +46,6 @@ const SETTLE_TURNS = 3;
 /** Flush a streamed response once this much is queued. */
 const FLUSH_AT = 64 * 1024;
 
-
 export class Exchange {
   readonly id: number;
   readonly role: Role;
