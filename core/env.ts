@@ -4,13 +4,13 @@
 // those names (one allocation, one hidden class, instead of a store per param into a growing
 // object) and the header names at their positions (no walk over the object's keys).
 
-import { headerName, mergeParam } from "./request.ts";
+import { headerName, isHeaderParam, mergeParam } from "./request.ts";
 import type { Params } from "./types.ts";
 
 interface Layout {
   readonly names: readonly string[];
   readonly build: (values: readonly string[]) => Record<string, string>;
-  /** [position, header name] of each HTTP_* param but the content type and length. */
+  /** [position, header name] of each header param (isHeaderParam). */
   readonly headers: readonly (readonly [number, string])[];
 }
 
@@ -74,7 +74,7 @@ function compile(names: readonly string[]): Layout | null {
   if (new Set(names).size !== names.length || names.includes("__proto__")) return null;
   const headers: [number, string][] = [];
   names.forEach((name, at) => {
-    if (name.startsWith("HTTP_") && name !== "HTTP_CONTENT_TYPE" && name !== "HTTP_CONTENT_LENGTH") headers.push([at, headerName(name)]);
+    if (isHeaderParam(name)) headers.push([at, headerName(name)]);
   });
   // Each name is embedded as a JSON string literal, so no name can be anything but a key.
   const fields = names.map((name, at) => `${JSON.stringify(name)}: v[${at}]`).join(", ");

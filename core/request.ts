@@ -75,20 +75,22 @@ export function headerName(param: string): string {
   return name;
 }
 
-/**
- * The request's header list. `fromParams`, when the caller has it (env.ts), holds the HTTP_*
- * params but the content type and length, as headers; else they are read from `p`.
- */
+/** An HTTP_* param that becomes a header as it is; the content type and length are merged with their CGI twins instead. */
+export function isHeaderParam(name: string): boolean {
+  // 72 = "H": most params are not headers, and this rules them out at the first character.
+  return name.charCodeAt(0) === 72 && name.startsWith("HTTP_") && name !== "HTTP_CONTENT_TYPE" && name !== "HTTP_CONTENT_LENGTH";
+}
+
 function httpHeaders(p: Params): [string, string][] {
   const list: [string, string][] = [];
-  for (const key in p) {
-    if (key.charCodeAt(0) !== 72 || !key.startsWith("HTTP_")) continue; // 72 = "H"
-    if (key === "HTTP_CONTENT_TYPE" || key === "HTTP_CONTENT_LENGTH") continue;
-    list.push([headerName(key), p[key]]);
-  }
+  for (const key in p) if (isHeaderParam(key)) list.push([headerName(key), p[key]]);
   return list;
 }
 
+/**
+ * The request's header list. `fromParams`, when the caller has it (env.ts), holds the header
+ * params (isHeaderParam) as headers; else they are read from `p`.
+ */
 export function headerList(p: Params, fromParams: [string, string][] | null = null): [string, string][] {
   const list = fromParams ?? httpHeaders(p);
   const type = p.CONTENT_TYPE || p.HTTP_CONTENT_TYPE;
