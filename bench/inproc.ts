@@ -4,6 +4,7 @@
 //   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts  (LAZY=1: --lazy-response)
 
 import { Channel } from "../core/channel.ts";
+import { RecordParser } from "../core/parser.ts";
 import { installLazyResponse } from "../core/lazy-response.ts";
 import { Worker } from "../core/worker.ts";
 import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
@@ -28,34 +29,18 @@ function request(id: number, pairs: [string, string][], body?: Uint8Array): Uint
   return concat(parts);
 }
 
-/** Counts END_REQUEST records in what the worker writes (type byte 3 at each record start). */
+/** Counts the END_REQUEST records the worker writes, read with the core's own parser. */
 class CountingConn implements Conn {
   readonly readable = new Channel<Uint8Array>();
   ended = 0;
-  #need = 0; // bytes of the current record still to skip
-  #head = new Uint8Array(8);
-  #headFill = 0;
   #wake: (() => void) | null = null;
+  #parser = new RecordParser((type) => {
+    if (type !== Type.END_REQUEST) return;
+    this.ended++;
+    this.#wake?.();
+  });
   write(chunk: Uint8Array): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.#need > 0) {
-        const take = Math.min(this.#need, chunk.length - i);
-        this.#need -= take;
-        i += take;
-        continue;
-      }
-      this.#head[this.#headFill++] = chunk[i++];
-      if (this.#headFill === 8) {
-        const h = this.#head;
-        if (h[1] === Type.END_REQUEST) {
-          this.ended++;
-          if (this.#wake) this.#wake();
-        }
-        this.#need = ((h[4] << 8) | h[5]) + h[6];
-        this.#headFill = 0;
-      }
-    }
+    this.#parser.push(chunk);
   }
   until(n: number): Promise<void> {
     if (this.ended >= n) return Promise.resolve();
