@@ -5,6 +5,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { rssKiB } from "./proc.ts";
 import { BUN, DENO, NODE20, NODE24, ROOT } from "./tools.ts";
 
 export interface StartContext {
@@ -72,13 +73,13 @@ export function bareCommand(runtime: string): { cmd: string; args: string[] } | 
 }
 
 /** Resident set of a bare `runtime` process once it has settled (1 s), in MiB. */
-export async function bareRssMiB(runtime: string, read: (pid: number) => number): Promise<number | null> {
+export async function bareRssMiB(runtime: string): Promise<number | null> {
   const command = bareCommand(runtime);
   if (!command) return null;
   const proc = spawn(command.cmd, command.args, { cwd: ROOT, stdio: "ignore" });
   const exited = new Promise((r) => proc.once("exit", r));
   await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-  const mib = read(proc.pid!) / 1024;
+  const mib = rssKiB([proc.pid!]) / 1024;
   proc.kill("SIGKILL");
   await exited;
   return mib;

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     // Interleave: each round starts with a different contender.
     const order = contenders.map((_, i) => contenders[(i + round - 1) % contenders.length]);
     for (const runtime of runtimes) {
-      const mib = await bareRssMiB(runtime, (pid) => rssKiB([pid]));
+      const mib = await bareRssMiB(runtime);
       if (mib !== null) idle.push({ round, name: `bare ${runtime}`, runtime, rssMiB: mib });
     }
     for (const c of order) {
