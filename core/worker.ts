@@ -123,9 +123,9 @@ export class Worker implements WorkerState {
       this.log("warn", `connection refused: ${this.maxConns} connections open (maxConns)`);
       return conn.destroy();
     }
+    this.#sweep(); // first: the connection starts its clocks from `now`, which must be current
     const c = new Connection(conn, this);
     this.#connections.add(c);
-    this.#sweep();
     c.run().then(() => {
       this.#connections.delete(c);
       if (this.#connections.size === 0) this.#stopSweep();

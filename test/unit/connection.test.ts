@@ -69,3 +69,17 @@ test("a request that ends while others run leaves the connection open (keep-conn
   await sleep(20);
   assert.equal(conn.closed, true, "closed after a request without KEEP_CONN");
 });
+
+test("the idle timeout counts from the connection's arrival, not from the worker's last clock tick", async () => {
+  // The worker's coarse clock only runs while connections are open: a connection made before it
+  // was brought up to date looked idle since the clock's last value (0 at start) and was closed
+  // at the first sweep.
+  const worker = new Worker(() => new Response("x"), { log: () => {}, idleTimeout: 1000, readTimeout: 0 });
+  const conn = new MemoryConn();
+  worker.serveConn(conn);
+  await sleep(400); // past the first sweeps (every 250 ms), well before 1000 ms of silence
+  assert.equal(conn.closed, false, "closed at the first sweep");
+  await sleep(1100);
+  assert.equal(conn.closed, true, "closed once idle for --idle-timeout");
+  conn.destroy();
+});
