@@ -2,11 +2,9 @@
 // The `fetchcgi` command: runs APP's default export as a FastCGI worker on the runtime that starts it.
 //   node dist/cli.js APP --listen ADDR · bun cli.ts APP … · deno run -A cli.ts APP …
 
-import path from "node:path";
-import process from "node:process";
-import { pathToFileURL } from "node:url";
 import { installLazyResponse } from "./core/lazy-response.ts";
 import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
+import { host } from "./runtimes/host.ts";
 
 const VERSION = "0.1.0";
 
@@ -73,7 +71,7 @@ const NUMERIC: Record<string, keyof ServeOptions> = {
 
 function fail(message: string): never {
   console.error(`fetchcgi: ${message}\nRun fetchcgi --help for usage.`);
-  process.exit(2);
+  host.exit(2);
 }
 
 export function parseArgs(args: string[]): { app?: string; options: ServeOptions; help?: boolean; version?: boolean } {
@@ -114,15 +112,26 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
 /** The spec's FCGI_WEB_SERVER_ADDRS (F40), when set; unreadable env (Deno without --allow-env) counts as unset. */
 function webServerAddrs(): string[] | undefined {
   try {
-    const list = process.env.FCGI_WEB_SERVER_ADDRS;
+    const list = host.env("FCGI_WEB_SERVER_ADDRS");
     return list?.trim() ? list.split(",") : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** `spec` as a file: URL, resolved against the working directory. */
+async function appUrl(spec: string): Promise<string> {
+  const cwd = host.cwd();
+  if (!cwd.startsWith("/")) { // Windows paths: let node:path and node:url (which Bun and Deno would load for 3 MiB) handle them
+    const [path, url] = await Promise.all([import("node:path"), import("node:url")]);
+    return url.pathToFileURL(path.resolve(spec)).href;
+  }
+  const absolute = spec.startsWith("/") ? spec : `${cwd}/${spec}`;
+  return new URL(`file://${absolute.split("/").map(encodeURIComponent).join("/")}`).href; // URL resolves "." and ".."
+}
+
 async function loadApp(spec: string): Promise<App> {
-  const url = pathToFileURL(path.resolve(spec)).href;
+  const url = await appUrl(spec);
   let mod: { default?: unknown };
   try {
     mod = await import(url);
@@ -137,7 +146,7 @@ async function loadApp(spec: string): Promise<App> {
 }
 
 async function main(): Promise<void> {
-  const parsed = parseArgs(process.argv.slice(2));
+  const parsed = parseArgs(host.args);
   if (parsed.help) return void console.log(HELP);
   if (parsed.version) return void console.log(VERSION);
   if (!parsed.app) fail("missing APP (the module to serve)");
@@ -154,16 +163,16 @@ async function main(): Promise<void> {
   console.error(`fetchcgi: serving ${parsed.app} on ${server.address} (${runtime})`);
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) process.exit(1);
+    if (stopping) host.exit(1);
     stopping = true;
     console.error(`fetchcgi: ${signal}: closing gracefully`);
-    server.close().then(() => process.exit(0));
+    server.close().then(() => host.exit(0));
   };
-  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) process.on(signal, () => stop(signal));
+  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) host.onSignal(signal, () => stop(signal));
   await server.finished;
 }
 
 main().catch((err) => {
   console.error(`fetchcgi: ${err instanceof Error ? err.stack : String(err)}`);
-  process.exit(1);
+  host.exit(1);
 });

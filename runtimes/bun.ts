@@ -6,7 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
 interface BunSocket {
@@ -27,6 +27,18 @@ interface BunListener {
 }
 interface BunGlobal {
   listen(options: Record<string, unknown>): BunListener;
+  file(path: string): { stat(): Promise<{ isSocket(): boolean }> };
+}
+const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+
+/** Bun.file().stat() rather than node:fs, which would cost 4 MiB of idle RSS; it follows symlinks. */
+async function kindOf(path: string): Promise<PathKind> {
+  try {
+    return (await Bun.file(path).stat()).isSocket() ? "socket" : "other";
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return "none";
+    throw err;
+  }
 }
 
 const READ_QUEUE = 16;
@@ -116,7 +128,6 @@ class BunConn implements Conn {
 }
 
 export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
-  const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
   const conns = new Channel<BunConn>();
   const unix = address.kind !== "tcp";
   const socket = {
@@ -146,7 +157,7 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
   const options = address.kind === "tcp" ? { hostname: address.host, port: address.port, socket }
     : address.kind === "unix" ? { unix: address.path, socket }
     : { fd: address.fd, socket };
-  if (address.kind === "unix") await clearStaleSocket(address.path);
+  if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
   const listener = await withSocketMode(socketMode, () => Bun.listen(options));
   const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.port ?? address.port }) : formatAddress(address);
   return {

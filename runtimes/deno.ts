@@ -1,14 +1,13 @@
 // Deno.listen connections → the core's Conn/Listener. Reads use conn.read() into one reused buffer
 // (conn.readable costs 3.5× the CPU); writes go through one ordered queue because every Deno write
-// is an async op that may be partial. fd 0 goes through node:net: Deno.listen cannot adopt an fd
-// (and silently binds 0.0.0.0 if asked to).
+// is an async op that may be partial. fd 0 goes through node:net (the Node adapter, loaded only
+// then): Deno.listen cannot adopt an fd (and silently binds 0.0.0.0 if asked to).
 
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, removeSocket, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
-import { listen as listenNodeNet } from "./node.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Deno APIs used, declared here so the package type-checks without Deno's lib.
 interface DenoAddr {
@@ -32,6 +31,18 @@ interface DenoListener extends AsyncIterable<DenoConn> {
 }
 interface DenoGlobal {
   listen(options: { hostname: string; port: number } | { transport: "unix"; path: string }): DenoListener;
+  lstat(path: string): Promise<{ isSocket: boolean | null }>;
+  remove(path: string): Promise<void>;
+}
+const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
+
+async function kindOf(path: string): Promise<PathKind> {
+  try {
+    return (await Deno.lstat(path)).isSocket ? "socket" : "other";
+  } catch (err) {
+    if ((err as Error).name === "NotFound") return "none";
+    throw err;
+  }
 }
 
 /**
@@ -162,9 +173,8 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
 
 export async function listen(spec: ListenSpec): Promise<Listener> {
   const { address, socketMode, log } = spec;
-  if (address.kind === "fd") return listenNodeNet(spec);
-  const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
-  if (address.kind === "unix") await clearStaleSocket(address.path);
+  if (address.kind === "fd") return (await import("./node.ts")).listen(spec);
+  if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
   const listener = await withSocketMode(socketMode, () =>
     address.kind === "tcp"
       ? Deno.listen({ hostname: address.host, port: address.port })
@@ -190,7 +200,10 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
       closed = true;
       listener.close();
       conns.end();
-      if (address.kind === "unix") removeSocket(address.path); // Deno leaves the file behind
+      // Deno leaves the file behind.
+      if (address.kind === "unix" && (await kindOf(address.path).catch(() => "none")) === "socket") {
+        await Deno.remove(address.path).catch(() => {});
+      }
     },
     [Symbol.asyncIterator]: () => conns,
   };

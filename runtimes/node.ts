@@ -6,7 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type ServeOptions, withSocketMode } from "./common.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
 
 /** Chunks queued before the socket is paused. */
 const READ_QUEUE = 16;
@@ -75,9 +75,20 @@ export function serverListener(server: net.Server, address: string): Listener {
   };
 }
 
+async function kindOf(path: string): Promise<PathKind> {
+  try {
+    // Not `import fs from "node:fs"`: an ESM import of node:fs reads every export, loading fs/promises,
+    // streams and readline (+1 MiB idle RSS on Node 24).
+    return process.getBuiltinModule("node:fs").lstatSync(path).isSocket() ? "socket" : "other";
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return "none";
+    throw err;
+  }
+}
+
 export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
   const server = net.createServer();
-  if (address.kind === "unix") await clearStaleSocket(address.path);
+  if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
   await withSocketMode(socketMode, () =>
     new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -101,6 +101,25 @@ for (const rt of runtimes()) {
       }
     });
 
+    test("APP paths with spaces, # and %: relative to the working directory, with .., and absolute", async () => {
+      // The CLI turns APP into a file: URL itself (node:path and node:url cost Bun and Deno idle RSS).
+      const dir = path.join(tmpDir(), "we ird#dir%20");
+      fs.mkdirSync(dir);
+      fs.copyFileSync(APP, path.join(dir, "a pp.js"));
+      try {
+        for (const spec of ["a pp.js", "./a pp.js", "../we ird#dir%20/a pp.js", path.join(dir, "a pp.js")]) {
+          const w = await startWorker(rt, [spec, "--listen", ":0"], { cwd: dir });
+          try {
+            await hello(w.address);
+          } finally {
+            await w.stop();
+          }
+        }
+      } finally {
+        fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+      }
+    });
+
     test("bad configuration fails at start with a clear message", async () => {
       await assert.rejects(startWorker(rt, [APP, "--listen", "9000"]), /has no port/);
       await assert.rejects(startWorker(rt, [APP, "--listen", ":0", "--max-conns", "0"]), /maxConns must be an integer >= 1/);
