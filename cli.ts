@@ -2,7 +2,6 @@
 // The `fetchcgi` command: runs APP's default export as a FastCGI worker on the runtime that starts it.
 //   node dist/cli.js APP --listen ADDR · bun cli.ts APP … · deno run -A cli.ts APP …
 
-import { installLazyResponse } from "./core/lazy-response.ts";
 import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
 import { host } from "./runtimes/host.ts";
 
@@ -47,8 +46,9 @@ Options:
                            e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
                            if set, else any). Refusals are logged. Unix sockets are not filtered.
   --lazy-response          make the global Response a lazy one: text and byte bodies are
-                           written without the runtime's body stream (worth it on Node; see
-                           README, "Lazy Response")
+                           written without the runtime's body stream (default on Node, where
+                           it saves most of a small answer's CPU; see README, "Lazy Response")
+  --no-lazy-response       keep the runtime's own Response (default on Bun and Deno)
   -h, --help               this text
   -v, --version            the version
 
@@ -96,6 +96,7 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else if (arg === "--socket-mode") options.socketMode = take();
     else if (arg === "--no-multiplex") options.multiplex = false;
     else if (arg === "--lazy-response") options.lazyResponse = true;
+    else if (arg === "--no-lazy-response") options.lazyResponse = false;
     else if (arg === "--allow") options.allow = take().split(",");
     else if (arg in NUMERIC) {
       const text = take();
@@ -106,6 +107,8 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
   }
   options.allow ??= webServerAddrs();
+  // The process is ours: on Node, where it pays, the lazy Response is the default (as @hono/node-server's).
+  options.lazyResponse ??= runtime === "node";
   return { app, options: options as ServeOptions };
 }
 
@@ -150,8 +153,6 @@ async function main(): Promise<void> {
   if (parsed.help) return void console.log(HELP);
   if (parsed.version) return void console.log(VERSION);
   if (!parsed.app) fail("missing APP (the module to serve)");
-  // Before the app loads, so that a Response it keeps from its module scope is the lazy one too.
-  if (parsed.options.lazyResponse) installLazyResponse();
   const app = await loadApp(parsed.app);
   let server;
   try {

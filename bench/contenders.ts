@@ -38,9 +38,9 @@ const CLI_TS = path.join(ROOT, "cli.ts");
 const PHP_APP = path.join(ROOT, "bench/php/app.php");
 
 export const CONTENDERS: Contender[] = [
-  { name: "fetchcgi-node20", kind: "fcgi", runtime: "node20", keepConn: true, describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js)", command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }) },
-  { name: "fetchcgi-node24", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 (dist/cli.js)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }) },
-  { name: "fetchcgi-node24-lazy", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 with --lazy-response (the lazy global Response, as @hono/node-server installs one)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l, "--lazy-response"] }) },
+  { name: "fetchcgi-node20", kind: "fcgi", runtime: "node20", keepConn: true, describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js; the lazy Response, the CLI's default on Node)", command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }) },
+  { name: "fetchcgi-node24", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 (dist/cli.js; the lazy Response, the CLI's default on Node)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }) },
+  { name: "fetchcgi-node24-native", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 with --no-lazy-response (the runtime's own Response)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l, "--no-lazy-response"] }) },
   { name: "fetchcgi-bun", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun (bun cli.ts)", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l] }) },
   { name: "fetchcgi-deno", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno (deno run -A cli.ts)", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l] }) },
   { name: "go-fcgi", kind: "fcgi", runtime: "go", keepConn: true, describe: "Go net/http/fcgi (bench/go)", command: (l, ctx) => ({ cmd: ctx.goApp, args: [l] }) },

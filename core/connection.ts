@@ -85,7 +85,7 @@ export class Connection implements Host {
     if (lingering) return; // closed by us, and now by the peer too
     this.#conn.close();
     // Nothing reads any more: after an error the peer may never close, so release it anyway.
-    setTimeout(() => this.#conn.destroy(), LINGER_MS);
+    unref(setTimeout(() => this.#conn.destroy(), LINGER_MS));
   }
 
   /** Graceful close: now if idle, else once the requests in flight are done. */
@@ -255,7 +255,7 @@ export class Connection implements Host {
 
   #lingerOn(): void {
     clearTimeout(this.#linger);
-    this.#linger = setTimeout(() => this.#conn.destroy(), LINGER_MS);
+    this.#linger = unref(setTimeout(() => this.#conn.destroy(), LINGER_MS));
   }
 
   /** The connection is gone: every request still active is aborted. */
@@ -264,6 +264,19 @@ export class Connection implements Host {
     this.resume();
     for (const ex of [...this.#requests.values()]) ex.drop();
   }
+}
+
+const unrefTimer = (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer;
+
+/**
+ * A timer that does not by itself keep the process alive: an open socket does, and a worker whose
+ * server has closed may exit without waiting out a linger. Node and Bun timers are objects with
+ * unref(); Deno's are numbers, unref'd with Deno.unrefTimer.
+ */
+export function unref<T>(timer: T): T {
+  if (typeof timer === "number") unrefTimer?.(timer);
+  else (timer as { unref?: () => void }).unref?.();
+  return timer;
 }
 
 function peer(remote: RemoteAddr | undefined): string {

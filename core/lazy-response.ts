@@ -1,4 +1,4 @@
-// An opt-in stand-in for the global Response (option lazyResponse, CLI --lazy-response), as Node's
+// A stand-in for the global Response (option lazyResponse; the CLI's default on Node), as Node's
 // HTTP adapters install one (@hono/node-server by default, srvx): `new Response(text or bytes,
 // init)` only checks and records its parts, and the worker writes them as they are. Node's own
 // Response copies the body and builds a byte stream for it at construction (about 10 µs for 13

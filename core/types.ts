@@ -94,7 +94,8 @@ export interface WorkerOptions {
    * Make the global Response a lazy one (core/lazy-response.ts): `new Response(text or bytes)` in
    * the app is then written without building the runtime's Response and its body stream. It pays
    * on Node (about a quarter of a small answer's CPU, most of a large one's); Bun's and Deno's
-   * Responses are cheap already. A global change for the whole process; default false.
+   * Responses are cheap already. A global change for the whole process, made when the first
+   * connection arrives; default false (the CLI's default: true on Node).
    */
   lazyResponse?: boolean;
   /** TCP peers allowed to connect: IPs and CIDRs, IPv4 and IPv6 (FCGI_WEB_SERVER_ADDRS). Default: any. Unix sockets are not filtered. */

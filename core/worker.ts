@@ -3,7 +3,7 @@
 // connections, cut off what is left after closeTimeout.
 
 import { allowList } from "./allow.ts";
-import { Connection, type WorkerState } from "./connection.ts";
+import { Connection, unref, type WorkerState } from "./connection.ts";
 import { installLazyResponse } from "./lazy-response.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
 
@@ -75,11 +75,16 @@ export class Worker implements WorkerState {
     this.idleTimeout = integerOption(options, "idleTimeout", 0, 0);
     this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
     this.allowed = options.allow ? allowList(options.allow) : null;
-    if (options.lazyResponse) installLazyResponse();
+    this.#lazyResponse = options.lazyResponse ?? false;
     const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
     this.#sweepPeriod = timeouts.length ? Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 0;
   }
 
+  /**
+   * Installed with the first connection, not at start: on Node 24 taking the runtime's Response
+   * loads undici (17 MiB), which a worker should load only when it has something to serve.
+   */
+  #lazyResponse: boolean;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** A quarter of the shortest timeout (0.05–1 s); 0 when no timeout is set. */
   readonly #sweepPeriod: number;
@@ -88,12 +93,11 @@ export class Worker implements WorkerState {
   #sweep(): void {
     if (this.#sweeper !== undefined || this.#sweepPeriod === 0) return;
     this.now = Date.now();
-    this.#sweeper = setInterval(() => {
+    // The listener keeps the process alive, not the sweep.
+    this.#sweeper = unref(setInterval(() => {
       this.now = Date.now();
       for (const c of this.#connections) c.sweep(this.now);
-    }, this.#sweepPeriod);
-    // The listener keeps the process alive, not the sweep (Node, Bun; Deno's timers are numbers).
-    (this.#sweeper as { unref?: () => void }).unref?.();
+    }, this.#sweepPeriod));
   }
 
   #stopSweep(): void {
@@ -122,6 +126,10 @@ export class Worker implements WorkerState {
     if (this.#connections.size >= this.maxConns) {
       this.log("warn", `connection refused: ${this.maxConns} connections open (maxConns)`);
       return conn.destroy();
+    }
+    if (this.#lazyResponse) {
+      this.#lazyResponse = false;
+      installLazyResponse();
     }
     this.#sweep(); // first: the connection starts its clocks from `now`, which must be current
     const c = new Connection(conn, this);

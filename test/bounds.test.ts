@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T } from "./lib/fcgi.ts";
@@ -282,23 +283,63 @@ for (const rt of runtimes()) {
 }
 
 // Node loads undici (about 17 MiB) on the first touch of Request or Response. A worker that has
-// served nothing must not have loaded it: pools keep idle workers (issue 4: idle RSS). With
-// --lazy-response it is loaded at start (the runtime's Response is kept before it is replaced).
-for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) {
-  test(`${rt.name}: a listening worker loads undici only with its first request`, async () => {
+// served nothing must not have loaded it: pools keep idle workers (issue 4: idle RSS). The lazy
+// Response (the CLI's default on Node) is installed with the first connection for that reason:
+// taking the runtime's Response loads undici, even reading its property descriptor on Node 24.
+for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const lazy of [false, true]) {
+  test(`${rt.name}${lazy ? " with the lazy Response" : ""}: a listening worker loads undici only with its first request`, async () => {
     const script = `
       const { serve } = await import(${JSON.stringify(path.join(ROOT, "dist/mod.js"))});
       const undici = () => process.moduleLoadList.some((m) => m.includes("undici"));
-      const server = serve({ fetch: () => new Response("x") }, { listen: ":0" });
+      const server = serve({ fetch: () => new Response("x") }, { listen: ":0", lazyResponse: ${lazy} });
       await server.ready;
       const before = undici();
-      new Response("y"); // what the first request does: the detector must see undici now
-      console.log(JSON.stringify({ before, after: undici(), address: server.address }));
+      const net = await import("node:net");
+      const port = Number(server.address.split(":").pop());
+      await new Promise((resolve) => net.connect(port, "127.0.0.1", function () { this.end(); resolve(); }));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the worker takes the connection
+      const r = new Response("y"); // what the first request does: the detector must see undici now
+      console.log(JSON.stringify({ before, after: undici(), address: server.address, lazy: typeof Response.parts === "function",
+        isResponse: r instanceof Response, linked: Object.getPrototypeOf(Response) !== Function.prototype }));
       await server.close();
     `;
     const out = JSON.parse(execFileSync(rt.bin, ["--input-type=module", "-e", script], { encoding: "utf8" }));
     assert.equal(out.before, false, "undici loaded before any request");
     assert.equal(out.after, true, "the first Response loads it");
     assert.match(out.address, /^tcp:127\.0\.0\.1:\d+$/);
+    assert.equal(out.lazy, lazy, "the global Response");
+    assert.ok(out.isResponse, "instanceof Response");
+    if (lazy) assert.ok(out.linked, "the lazy Response is linked to the runtime's");
+  });
+}
+
+// A library user's process ends when its server has closed and nothing else is left to do: the
+// worker's timers (the 2 s linger after a peer's close, the timeout sweep) never hold it open.
+for (const rt of runtimes()) {
+  test(`${rt.name}: after server.close() the process exits at once, even after a connection came and went`, async () => {
+    const file = path.join(ROOT, `test/.exit-${rt.name}.mjs`);
+    fs.writeFileSync(file, `
+      import net from "node:net";
+      import process from "node:process";
+      import { serve } from ${JSON.stringify(path.join(ROOT, "dist/mod.js"))};
+      const server = serve({ fetch: () => new Response("x") }, { listen: ":0", readTimeout: 5000 });
+      await server.ready;
+      const port = Number(server.address.split(":").pop());
+      await new Promise((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => s.end());
+        s.on("close", resolve);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the worker sees the close
+      await server.close();
+      const closed = Date.now();
+      process.on("exit", () => console.log(Date.now() - closed));
+    `);
+    try {
+      const args = rt.name === "deno" ? ["run", "-A", file] : [file];
+      const elapsed = Number(execFileSync(rt.bin, args, { encoding: "utf8", timeout: 20000 }).trim());
+      assert.ok(elapsed < 1000, `the process lived ${elapsed} ms after server.close()`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 }

@@ -11,14 +11,14 @@ import { APP, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Every check runs twice per runtime: with the runtime's Response, and with the lazy global
-// Response (--lazy-response), which the worker writes without a body stream.
+// Every check runs twice per runtime: with the runtime's Response (--no-lazy-response), and with the
+// lazy global Response (--lazy-response, the CLI's default on Node), written without a body stream.
 for (const rt of runtimes()) for (const lazy of [false, true]) {
   describe(`protocol on ${rt.name}${lazy ? " with --lazy-response" : ""}`, () => {
     let w: WorkerProc;
     let addr: string;
     before(async () => {
-      w = await startWorker(rt, [APP, "--listen", ":0", "--abort-grace", "400", ...(lazy ? ["--lazy-response"] : [])]);
+      w = await startWorker(rt, [APP, "--listen", ":0", "--abort-grace", "400", lazy ? "--lazy-response" : "--no-lazy-response"]);
       addr = w.address;
     });
     after(async () => {
@@ -420,5 +420,18 @@ for (const rt of runtimes()) {
       assert.equal(await w.exited, 0);
       await assert.rejects(RawConn.connect(w.address));
     });
+  });
+}
+
+// Without either flag the CLI installs the lazy Response on Node only.
+for (const rt of runtimes()) {
+  const lazy = rt.name.startsWith("node");
+  test(`the CLI's default on ${rt.name}: the ${lazy ? "lazy" : "runtime's"} Response`, async () => {
+    const w = await startWorker(rt, [APP, "--listen", ":0"]);
+    try {
+      assert.equal((await fetchRaw(w.address, "GET", "/response-class")).text, lazy ? "lazy" : "runtime");
+    } finally {
+      await w.stop();
+    }
   });
 }
