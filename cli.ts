@@ -49,6 +49,10 @@ Options:
                            written without the runtime's body stream (default on Node, where
                            it saves most of a small answer's CPU; see README, "Lazy Response")
   --no-lazy-response       keep the runtime's own Response (default on Bun and Deno)
+  --lazy-request           give the handler a lazy Request: the runtime's is built only when
+                           the handler asks for more than url, method or signal (default on
+                           Node; wraps the global fetch and Request; see README, "Lazy Request")
+  --no-lazy-request        build the runtime's Request for every request (default on Bun and Deno)
   -h, --help               this text
   -v, --version            the version
 
@@ -97,6 +101,8 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else if (arg === "--no-multiplex") options.multiplex = false;
     else if (arg === "--lazy-response") options.lazyResponse = true;
     else if (arg === "--no-lazy-response") options.lazyResponse = false;
+    else if (arg === "--lazy-request") options.lazyRequest = true;
+    else if (arg === "--no-lazy-request") options.lazyRequest = false;
     else if (arg === "--allow") options.allow = take().split(",");
     else if (arg in NUMERIC) {
       const text = take();
@@ -107,8 +113,10 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
   }
   options.allow ??= webServerAddrs();
-  // The process is ours: on Node, where it pays, the lazy Response is the default (as @hono/node-server's).
+  // The process is ours: on Node, where they pay, the lazy Response and Request are the default
+  // (as @hono/node-server's).
   options.lazyResponse ??= runtime === "node";
+  options.lazyRequest ??= runtime === "node";
   return { app, options: options as ServeOptions };
 }
 

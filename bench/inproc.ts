@@ -1,7 +1,8 @@
 // The core's whole per-request path in one process, without sockets: record parse → params →
 // Request → handler → Response → records, on a memory connection. Prints CPU µs per request for
 // a few handlers, so a change to the hot path can be judged on each runtime in seconds:
-//   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts  (LAZY=1: --lazy-response)
+//   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts
+// LAZY=1: --lazy-response --lazy-request (the CLI's default on Node).
 
 import { Channel } from "../core/channel.ts";
 import { RecordParser } from "../core/parser.ts";
@@ -87,7 +88,7 @@ const only = process.argv[2];
 const seconds = Number(process.env.SECONDS ?? 2);
 for (const [name, bytes, h] of cases) {
   if (only && !name.startsWith(only)) continue;
-  const worker = new Worker(h, { log: () => {}, readTimeout: 0 });
+  const worker = new Worker(h, { log: () => {}, readTimeout: 0, lazyRequest: Boolean(process.env.LAZY) });
   const conn = new CountingConn();
   worker.serveConn(conn);
   let done = 0;

@@ -4,6 +4,7 @@
 
 import { BodySource } from "./body.ts";
 import { buildParams } from "./env.ts";
+import { LazyRequest } from "./lazy-request.ts";
 import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
@@ -21,6 +22,8 @@ export interface Settings {
   readonly maxParamLength: number;
   readonly bodyBuffer: number;
   readonly abortGrace: number;
+  /** The handler gets a LazyRequest (core/lazy-request.ts). */
+  readonly lazyRequest: boolean;
   /** The worker's coarse clock (ms). */
   readonly now: number;
   /** Keeps graceful close waiting for ctx.waitUntil() promises. */
@@ -188,7 +191,7 @@ export class Exchange {
     this.#aborted = true;
     this.#body?.error(error);
     this.#data?.error(error);
-    if (this.#request) abortRequest(this.#request, error);
+    if (this.#request && !LazyRequest.abort(this.#request, error)) abortRequest(this.#request, error);
   }
 
   /** Answers without calling the handler (limits, malformed params). */
@@ -222,7 +225,9 @@ export class Exchange {
       const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit
         : method === "GET" ? { headers: list } : { method, headers: list };
       const url = requestUrl(env);
-      try {
+      if (this.#host.settings.lazyRequest) {
+        request = new LazyRequest(url, init, (message) => this.#log("warn", message)) as unknown as Request;
+      } else try {
         request = newRequest(url, init);
       } catch {
         // A header the Fetch API refuses (the constructor checks headers before the body):

@@ -4,6 +4,7 @@
 
 import { allowList } from "./allow.ts";
 import { Connection, unref, type WorkerState } from "./connection.ts";
+import { installLazyRequest } from "./lazy-request.ts";
 import { installLazyResponse } from "./lazy-response.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
 
@@ -46,6 +47,7 @@ export class Worker implements WorkerState {
   readonly maxParamLength: number;
   readonly bodyBuffer: number;
   readonly abortGrace: number;
+  readonly lazyRequest: boolean;
   readonly closeTimeout: number;
   readonly readTimeout: number;
   readonly idleTimeout: number;
@@ -76,6 +78,7 @@ export class Worker implements WorkerState {
     this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
     this.allowed = options.allow ? allowList(options.allow) : null;
     this.#lazyResponse = options.lazyResponse ?? false;
+    this.lazyRequest = options.lazyRequest ?? false;
     const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
     this.#sweepPeriod = timeouts.length ? Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 0;
   }
@@ -131,6 +134,7 @@ export class Worker implements WorkerState {
       this.#lazyResponse = false;
       installLazyResponse();
     }
+    if (this.lazyRequest) installLazyRequest(); // idempotent
     this.#sweep(); // first: the connection starts its clocks from `now`, which must be current
     const c = new Connection(conn, this);
     this.#connections.add(c);

@@ -11,22 +11,24 @@ import { APP, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Every check runs twice per runtime: with the runtime's Response (--no-lazy-response), and with the
-// lazy global Response (--lazy-response, the CLI's default on Node), written without a body stream.
+// Every check runs twice per runtime: with the runtime's Request and Response (--no-lazy-request
+// --no-lazy-response), and with the lazy ones (the CLI's default on Node): a Request built only
+// when the handler asks for more than url, method or signal, a Response written without a stream.
 for (const rt of runtimes()) for (const lazy of [false, true]) {
-  describe(`protocol on ${rt.name}${lazy ? " with --lazy-response" : ""}`, () => {
+  describe(`protocol on ${rt.name}${lazy ? " with the lazy Request and Response" : ""}`, () => {
     let w: WorkerProc;
     let addr: string;
     before(async () => {
-      w = await startWorker(rt, [APP, "--listen", ":0", "--abort-grace", "400", lazy ? "--lazy-response" : "--no-lazy-response"]);
+      w = await startWorker(rt, [APP, "--listen", ":0", "--abort-grace", "400", ...(lazy ? ["--lazy-response", "--lazy-request"] : ["--no-lazy-response", "--no-lazy-request"])]);
       addr = w.address;
     });
     after(async () => {
       await w.stop();
     });
 
-    test(`the app's global Response is ${lazy ? "the lazy one" : "the runtime's"}`, async () => {
+    test(`the app's global Response and its Request are ${lazy ? "the lazy ones" : "the runtime's"}`, async () => {
       assert.equal((await fetchRaw(addr, "GET", "/response-class")).text, lazy ? "lazy" : "runtime");
+      assert.equal((await fetchRaw(addr, "GET", "/request-class")).text, lazy ? "lazy" : "runtime");
     });
 
     test("F34/F39/F26: a simple GET, empty STDOUT then one END_REQUEST, then the worker closes (no KEEP_CONN)", async () => {
@@ -423,13 +425,14 @@ for (const rt of runtimes()) {
   });
 }
 
-// Without either flag the CLI installs the lazy Response on Node only.
+// Without flags the CLI uses the lazy Response and Request on Node only.
 for (const rt of runtimes()) {
   const lazy = rt.name.startsWith("node");
-  test(`the CLI's default on ${rt.name}: the ${lazy ? "lazy" : "runtime's"} Response`, async () => {
+  test(`the CLI's default on ${rt.name}: the ${lazy ? "lazy" : "runtime's"} Request and Response`, async () => {
     const w = await startWorker(rt, [APP, "--listen", ":0"]);
     try {
       assert.equal((await fetchRaw(w.address, "GET", "/response-class")).text, lazy ? "lazy" : "runtime");
+      assert.equal((await fetchRaw(w.address, "GET", "/request-class")).text, lazy ? "lazy" : "runtime");
     } finally {
       await w.stop();
     }

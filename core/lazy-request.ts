@@ -1,0 +1,195 @@
+// The handler's Request, made only when the handler asks for more than its url, method or signal
+// (option lazyRequest; the CLI's default on Node). The runtime's Request costs about 7 µs on Node
+// 24 and 12 on Deno with a web server's usual headers (bench/inproc.ts), a quarter of a small
+// answer, and a handler that routes on the URL alone never needs it. Anything else asked of a
+// lazy one (headers, body, clone(), any property of the runtime's Request.prototype, util.inspect)
+// builds the runtime's Request once, from the same parts, and delegates to it.
+//
+// The runtime's fetch() and Request constructor read a Request's private state, so installing
+// this also wraps the global `fetch` and `Request` to hand them the real one. A copy of either
+// taken before the install (at the app's module scope, say) would get the lazy one and throw.
+
+import { buildHeaders } from "./request.ts";
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Fetch's "normalize a method": these are upper-cased, any other token is kept as sent (not on Bun). */
+const NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+/** Whether the runtime upper-cases every method (Bun), learnt from it when linking. */
+let upperAll = false;
+
+/** The runtime's Request, taken on first need (on Node that loads undici). */
+let Native: typeof Request | undefined;
+const native = (): typeof Request => (Native ??= globalThis.Request);
+
+/** The runtime's Request for `url` and `init`; a header it refuses is dropped and reported. */
+function build(url: string, init: RequestInit, onSkip: (message: string) => void): Request {
+  try {
+    return new (native())(url, init);
+  } catch {
+    // A header the Fetch API refuses (the constructor checks headers before the body): again without it.
+    init.headers = buildHeaders(init.headers as [string, string][], onSkip);
+    return new (native())(url, init);
+  }
+}
+
+/** The URL as a Request serializes it, or null for one left to the runtime (unparsable, credentials). */
+function plainHref(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    return parsed.username || parsed.password ? null : parsed.href;
+  } catch {
+    return null;
+  }
+}
+
+export class LazyRequest {
+  readonly #url: string;
+  readonly #method: string;
+  #init: RequestInit | null;
+  readonly #onSkip: (message: string) => void;
+  #real: Request | null = null;
+  #controller: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown = undefined;
+
+  /**
+   * A method that is not a token, or a URL that does not parse or carries credentials, goes to the
+   * runtime's Request at once, which may refuse it (the worker answers 400): the runtimes differ
+   * there. A header the runtime refuses is dropped when the Request is built, and reported.
+   */
+  constructor(url: string, init: RequestInit, onSkip: (message: string) => void) {
+    link();
+    this.#init = init;
+    this.#onSkip = onSkip;
+    const method = init.method ?? "GET";
+    const href = TOKEN.test(method) ? plainHref(url) : null;
+    if (href === null) {
+      const real = (this.#real = build(url, init, onSkip));
+      this.#init = null;
+      this.#url = real.url;
+      this.#method = real.method;
+      return;
+    }
+    this.#url = href;
+    const upper = method.toUpperCase();
+    this.#method = upperAll || NORMALIZED.has(upper) ? upper : method;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+
+  /** Made on first read; aborts on ABORT_REQUEST, a lost connection or the request timeout. */
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The runtime's Request for a lazy one (built on first need), or `value` itself. */
+  static real<T>(value: T): T | Request {
+    if (typeof value !== "object" || value === null || !(#real in value)) return value;
+    const lazy = value as LazyRequest;
+    if (lazy.#real === null) {
+      lazy.#real = build(lazy.#url, lazy.#init!, lazy.#onSkip);
+      lazy.#init = null;
+    }
+    return lazy.#real;
+  }
+
+  /** Aborts a lazy Request's signal now, or as soon as it is made; false for any other value. */
+  static abort(value: unknown, reason: unknown): boolean {
+    if (typeof value !== "object" || value === null || !(#real in value)) return false;
+    const lazy = value as LazyRequest;
+    if (lazy.#aborted) return true;
+    lazy.#aborted = true;
+    lazy.#reason = reason;
+    lazy.#controller?.abort(reason);
+    return true;
+  }
+}
+
+let linked = false;
+
+/**
+ * Gives LazyRequest.prototype every property of the runtime's Request.prototype, each building
+ * the real Request and applying the runtime's own getter or method to it, and puts the global
+ * Request's prototype under it, so that `instanceof Request` holds.
+ */
+function link(): void {
+  if (linked) return;
+  linked = true;
+  const proto = LazyRequest.prototype;
+  const base = native().prototype;
+  for (const key of Reflect.ownKeys(base)) {
+    if (key === "constructor" || Object.hasOwn(proto, key)) continue;
+    const d = Object.getOwnPropertyDescriptor(base, key)!;
+    if (d.get) {
+      const get = d.get;
+      Object.defineProperty(proto, key, { configurable: true, enumerable: d.enumerable, get(this: unknown) { return get.call(LazyRequest.real(this)); } });
+    } else if (typeof d.value === "function") {
+      const method = d.value as (...args: unknown[]) => unknown;
+      Object.defineProperty(proto, key, {
+        configurable: true, enumerable: d.enumerable, writable: true,
+        value: { [method.name || "method"](this: unknown, ...args: unknown[]) { return method.apply(LazyRequest.real(this), args); } }[method.name || "method"],
+      });
+    }
+  }
+  upperAll = new (native())("http://localhost/", { method: "patch" }).method === "PATCH";
+  const inspect = Symbol.for("nodejs.util.inspect.custom");
+  if (!Object.hasOwn(proto, inspect)) {
+    // Bun's Request.prototype has no inspect hook of its own: show the real Request.
+    Object.defineProperty(proto, inspect, {
+      configurable: true, writable: true, enumerable: false,
+      value(this: unknown, _depth: number, options: unknown, inspect: (v: unknown, o: unknown) => string) {
+        return inspect(LazyRequest.real(this), options);
+      },
+    });
+  }
+  const global = globalThis.Request;
+  Object.defineProperty(proto, "constructor", { configurable: true, writable: true, enumerable: false, value: global });
+  Object.setPrototypeOf(proto, global.prototype);
+}
+
+let installed = false;
+
+/**
+ * Wraps the global `Request` and `fetch` so that a lazy Request passed to either is the real one
+ * to the runtime. Idempotent; the Worker calls it with its first connection when lazyRequest is on.
+ */
+export function installLazyRequest(): void {
+  if (installed) return;
+  installed = true;
+  const Base = native();
+  const nativeFetch = globalThis.fetch;
+  class Request extends Base {
+    constructor(input: RequestInfo | URL, init?: RequestInit) {
+      super(LazyRequest.real(input) as RequestInfo, init);
+    }
+
+    // Requests the runtime makes itself (clone(), a library's) are Requests too; a subclass of this
+    // one keeps the ordinary check.
+    static [Symbol.hasInstance](value: unknown): boolean {
+      return Function.prototype[Symbol.hasInstance].call(this === Request ? Base : this, value);
+    }
+  }
+  const define = (name: string, value: unknown) =>
+    Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable: false, value });
+  define("Request", Request);
+  if (typeof nativeFetch === "function") {
+    define("fetch", function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+      return nativeFetch(LazyRequest.real(input) as RequestInfo, init);
+    });
+  }
+  if (linked) {
+    // Linked before the install (a LazyRequest made first): move it under the wrapper.
+    Object.defineProperty(LazyRequest.prototype, "constructor", { value: Request });
+    Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
+  }
+}
