@@ -141,7 +141,8 @@ function link(): void {
       });
     }
   }
-  upperAll = new (native())("http://localhost/", { method: "patch" }).method === "PATCH";
+  // Not "patch": Node warns about that one on stderr.
+  upperAll = new (native())("http://localhost/", { method: "fetchcgi" }).method === "FETCHCGI";
   const inspect = Symbol.for("nodejs.util.inspect.custom");
   if (!Object.hasOwn(proto, inspect)) {
     // Bun's Request.prototype has no inspect hook of its own: show the real Request.
