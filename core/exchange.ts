@@ -24,6 +24,8 @@ export interface Settings {
   readonly abortGrace: number;
   /** The handler gets a LazyRequest (core/lazy-request.ts). */
   readonly lazyRequest: boolean;
+  /** Called as each request starts: the worker installs its lazy globals with the first. */
+  beforeRequest(): void;
   /** The worker's coarse clock (ms). */
   readonly now: number;
   /** Keeps graceful close waiting for ctx.waitUntil() promises. */
@@ -205,6 +207,7 @@ export class Exchange {
   #start(): void {
     this.#started = true;
     this.startedAt = this.#host.settings.now;
+    this.#host.settings.beforeRequest();
     const { env, headers } = buildParams(this.#names, this.#values);
     const method = (this.#method = methodOf(env));
     if (this.role !== "authorizer" && hasBody(method, env)) {

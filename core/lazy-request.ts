@@ -12,10 +12,11 @@
 import { buildHeaders } from "./request.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Fetch's "normalize a method": these are upper-cased, any other token is kept as sent (not on Bun). */
+/**
+ * Fetch's "normalize a method": these are upper-cased; another token is kept as sent (Bun also
+ * upper-cases the others it knows, PATCH among them, so a lower-case one is left to the runtime).
+ */
 const NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
-/** Whether the runtime upper-cases every method (Bun), learnt from it when linking. */
-let upperAll = false;
 
 /** The runtime's Request, taken on first need (on Node that loads undici). */
 let Native: typeof Request | undefined;
@@ -53,16 +54,19 @@ export class LazyRequest {
   #reason: unknown = undefined;
 
   /**
-   * A method that is not a token, or a URL that does not parse or carries credentials, goes to the
-   * runtime's Request at once, which may refuse it (the worker answers 400): the runtimes differ
-   * there. A header the runtime refuses is dropped when the Request is built, and reported.
+   * A method that is not a token or not upper-case (bar the six Fetch normalizes), or a URL that
+   * does not parse or carries credentials, goes to the runtime's Request at once, which may refuse
+   * it (the worker answers 400): the runtimes differ there. A header the runtime refuses is
+   * dropped when the Request is built, and reported.
    */
   constructor(url: string, init: RequestInit, onSkip: (message: string) => void) {
     link();
     this.#init = init;
     this.#onSkip = onSkip;
-    const method = init.method ?? "GET";
-    const href = TOKEN.test(method) ? plainHref(url) : null;
+    const given = init.method ?? "GET";
+    const upper = given.toUpperCase();
+    const method = NORMALIZED.has(upper) ? upper : given === upper && TOKEN.test(given) ? given : null;
+    const href = method === null ? null : plainHref(url);
     if (href === null) {
       const real = (this.#real = build(url, init, onSkip));
       this.#init = null;
@@ -71,8 +75,7 @@ export class LazyRequest {
       return;
     }
     this.#url = href;
-    const upper = method.toUpperCase();
-    this.#method = upperAll || NORMALIZED.has(upper) ? upper : method;
+    this.#method = method!;
   }
 
   get url(): string {
@@ -141,8 +144,6 @@ function link(): void {
       });
     }
   }
-  // Not "patch": Node warns about that one on stderr.
-  upperAll = new (native())("http://localhost/", { method: "fetchcgi" }).method === "FETCHCGI";
   const inspect = Symbol.for("nodejs.util.inspect.custom");
   if (!Object.hasOwn(proto, inspect)) {
     // Bun's Request.prototype has no inspect hook of its own: show the real Request.
@@ -162,7 +163,7 @@ let installed = false;
 
 /**
  * Wraps the global `Request` and `fetch` so that a lazy Request passed to either is the real one
- * to the runtime. Idempotent; the Worker calls it with its first connection when lazyRequest is on.
+ * to the runtime. Idempotent; the Worker calls it with its first request when lazyRequest is on.
  */
 export function installLazyRequest(): void {
   if (installed) return;
@@ -180,6 +181,7 @@ export function installLazyRequest(): void {
       return Function.prototype[Symbol.hasInstance].call(this === Request ? Base : this, value);
     }
   }
+  Object.defineProperty(Request, "name", { value: "Request" }); // a bundler may rename the class
   const define = (name: string, value: unknown) =>
     Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable: false, value });
   define("Request", Request);

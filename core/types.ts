@@ -95,14 +95,14 @@ export interface WorkerOptions {
    * the app is then written without building the runtime's Response and its body stream. It pays
    * on Node (about a quarter of a small answer's CPU, most of a large one's); Bun's and Deno's
    * Responses are cheap already. A global change for the whole process, made when the first
-   * connection arrives; default false (the CLI's default: true on Node).
+   * request arrives; default false (the CLI's default: true on Node).
    */
   lazyResponse?: boolean;
   /**
    * Give the handler a lazy Request (core/lazy-request.ts): its url, method and signal cost
    * nothing more, and the runtime's Request is built only when anything else is asked of it
    * (about 7 µs on Node, 12 on Deno). Also wraps the global `fetch` and `Request` so that they
-   * accept it; a copy of either taken before the first connection does not. Default false (the
+   * accept it; a copy of either taken before the first request does not. Default false (the
    * CLI's default: true on Node).
    */
   lazyRequest?: boolean;

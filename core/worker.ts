@@ -79,14 +79,13 @@ export class Worker implements WorkerState {
     this.allowed = options.allow ? allowList(options.allow) : null;
     this.#lazyResponse = options.lazyResponse ?? false;
     this.lazyRequest = options.lazyRequest ?? false;
+    this.#lazyPending = this.#lazyResponse || this.lazyRequest;
     const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
     this.#sweepPeriod = timeouts.length ? Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 0;
   }
 
-  /**
-   * Installed with the first connection, not at start: on Node 24 taking the runtime's Response
-   * loads undici (17 MiB), which a worker should load only when it has something to serve.
-   */
+  /** The lazy globals are still to be installed (see beforeRequest). */
+  #lazyPending: boolean;
   #lazyResponse: boolean;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** A quarter of the shortest timeout (0.05–1 s); 0 when no timeout is set. */
@@ -118,6 +117,19 @@ export class Worker implements WorkerState {
     this.#tracked.add(tracked);
   }
 
+  /**
+   * Installs the lazy Response and the Request wrappers before the first request's handler runs:
+   * not at start, nor for a connection that sends nothing (a health check), because taking the
+   * runtime's Response or Request loads undici (17 MiB) on Node, even reading the global's
+   * property descriptor on Node 24.
+   */
+  beforeRequest(): void {
+    if (!this.#lazyPending) return;
+    this.#lazyPending = false;
+    if (this.#lazyResponse) installLazyResponse();
+    if (this.lazyRequest) installLazyRequest();
+  }
+
   /** Serves one connection until it ends. */
   serveConn(conn: Conn): void {
     if (this.draining) return conn.destroy();
@@ -130,11 +142,6 @@ export class Worker implements WorkerState {
       this.log("warn", `connection refused: ${this.maxConns} connections open (maxConns)`);
       return conn.destroy();
     }
-    if (this.#lazyResponse) {
-      this.#lazyResponse = false;
-      installLazyResponse();
-    }
-    if (this.lazyRequest) installLazyRequest(); // idempotent
     this.#sweep(); // first: the connection starts its clocks from `now`, which must be current
     const c = new Connection(conn, this);
     this.#connections.add(c);

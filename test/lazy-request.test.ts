@@ -28,7 +28,7 @@ for (const rt of runtimes()) {
     });
 
     test("instanceof, constructor, clone(), new Request(lazy), subclasses, util.inspect", () => {
-      assert.deepEqual(c.instanceOf, [true, true, true, "[object Request]"]);
+      assert.deepEqual(c.instanceOf, [true, true, true, "[object Request]", "Request"]);
       assert.deepEqual(c.clone, [true, "http://example.com/x", 4]);
       assert.deepEqual(c.copy, ["http://example.com/x", 4, "PUT", "http://other/", 4, true]);
       assert.deepEqual(c.subclass, [true, false, "http://example.com/x"]);
