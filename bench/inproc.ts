@@ -6,7 +6,6 @@
 
 import { Channel } from "../core/channel.ts";
 import { RecordParser } from "../core/parser.ts";
-import { installLazyResponse } from "../core/lazy-response.ts";
 import { Worker } from "../core/worker.ts";
 import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
 import type { Conn, FetchHandler } from "../core/types.ts";
@@ -64,7 +63,6 @@ class CountingConn implements Conn {
 
 const BATCH = 64; // requests in flight at once, ids 1..64, as 64 busy connections would have
 const cases: [string, Uint8Array, FetchHandler][] = [];
-if (process.env.LAZY) installLazyResponse(); // as --lazy-response does, before the app loads
 const APP = "./app.js"; // plain JS without types, shared with the other contenders
 const app = ((await import(APP)) as { default: { fetch: FetchHandler } }).default;
 const handler: FetchHandler = app.fetch.bind(app);
@@ -88,7 +86,7 @@ const only = process.argv[2];
 const seconds = Number(process.env.SECONDS ?? 2);
 for (const [name, bytes, h] of cases) {
   if (only && !name.startsWith(only)) continue;
-  const worker = new Worker(h, { log: () => {}, readTimeout: 0, lazyRequest: Boolean(process.env.LAZY) });
+  const worker = new Worker(h, { log: () => {}, readTimeout: 0, lazyRequest: Boolean(process.env.LAZY), lazyResponse: Boolean(process.env.LAZY) });
   const conn = new CountingConn();
   worker.serveConn(conn);
   let done = 0;

@@ -9,7 +9,7 @@ import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
-  abortRequest, buildHeaders, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
+  abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
@@ -228,16 +228,8 @@ export class Exchange {
       const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit
         : method === "GET" ? { headers: list } : { method, headers: list };
       const url = requestUrl(env);
-      if (this.#host.settings.lazyRequest) {
-        request = new LazyRequest(url, init, (message) => this.#log("warn", message)) as unknown as Request;
-      } else try {
-        request = newRequest(url, init);
-      } catch {
-        // A header the Fetch API refuses (the constructor checks headers before the body):
-        // again without it, logged.
-        init.headers = buildHeaders(list, (message) => this.#log("warn", message));
-        request = newRequest(url, init);
-      }
+      const onSkip = (message: string) => this.#log("warn", message);
+      request = this.#host.settings.lazyRequest ? new LazyRequest(url, init, onSkip) as unknown as Request : newRequest(url, init, onSkip);
     } catch (err) {
       this.#guard(this.#respond(textResponse(400, `bad request: ${(err as Error).message}`)));
       return;

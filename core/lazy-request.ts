@@ -9,7 +9,7 @@
 // this also wraps the global `fetch` and `Request` to hand them the real one. A copy of either
 // taken before the install (at the app's module scope, say) would get the lazy one and throw.
 
-import { buildHeaders } from "./request.ts";
+import { buildRequest, LazySignal } from "./request.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
@@ -21,17 +21,6 @@ const NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 /** The runtime's Request, taken on first need (on Node that loads undici). */
 let Native: typeof Request | undefined;
 const native = (): typeof Request => (Native ??= globalThis.Request);
-
-/** The runtime's Request for `url` and `init`; a header it refuses is dropped and reported. */
-function build(url: string, init: RequestInit, onSkip: (message: string) => void): Request {
-  try {
-    return new (native())(url, init);
-  } catch {
-    // A header the Fetch API refuses (the constructor checks headers before the body): again without it.
-    init.headers = buildHeaders(init.headers as [string, string][], onSkip);
-    return new (native())(url, init);
-  }
-}
 
 /** The URL as a Request serializes it, or null for one left to the runtime (unparsable, credentials). */
 function plainHref(url: string): string | null {
@@ -49,9 +38,7 @@ export class LazyRequest {
   #init: RequestInit | null;
   readonly #onSkip: (message: string) => void;
   #real: Request | null = null;
-  #controller: AbortController | null = null;
-  #aborted = false;
-  #reason: unknown = undefined;
+  #signal: LazySignal | null = null;
 
   /**
    * A method that is not a token or not upper-case (bar the six Fetch normalizes), or a URL that
@@ -68,7 +55,7 @@ export class LazyRequest {
     const method = NORMALIZED.has(upper) ? upper : given === upper && TOKEN.test(given) ? given : null;
     const href = method === null ? null : plainHref(url);
     if (href === null) {
-      const real = (this.#real = build(url, init, onSkip));
+      const real = (this.#real = buildRequest(native(), url, init, onSkip));
       this.#init = null;
       this.#url = real.url;
       this.#method = real.method;
@@ -88,11 +75,7 @@ export class LazyRequest {
 
   /** Made on first read; aborts on ABORT_REQUEST, a lost connection or the request timeout. */
   get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
+    return (this.#signal ??= new LazySignal()).signal;
   }
 
   /** The runtime's Request for a lazy one (built on first need), or `value` itself. */
@@ -100,7 +83,7 @@ export class LazyRequest {
     if (typeof value !== "object" || value === null || !(#real in value)) return value;
     const lazy = value as LazyRequest;
     if (lazy.#real === null) {
-      lazy.#real = build(lazy.#url, lazy.#init!, lazy.#onSkip);
+      lazy.#real = buildRequest(native(), lazy.#url, lazy.#init!, lazy.#onSkip);
       lazy.#init = null;
     }
     return lazy.#real;
@@ -110,10 +93,7 @@ export class LazyRequest {
   static abort(value: unknown, reason: unknown): boolean {
     if (typeof value !== "object" || value === null || !(#real in value)) return false;
     const lazy = value as LazyRequest;
-    if (lazy.#aborted) return true;
-    lazy.#aborted = true;
-    lazy.#reason = reason;
-    lazy.#controller?.abort(reason);
+    (lazy.#signal ??= new LazySignal()).abort(reason);
     return true;
   }
 }

@@ -168,32 +168,58 @@ interface RequestClass {
 
 function makeRequestClass(): RequestClass {
   return class FcgiRequest extends Request {
-    #controller: AbortController | null = null;
-    #aborted = false;
-    #reason: unknown = undefined;
+    #signal: LazySignal | null = null;
 
     override get signal(): AbortSignal {
-      if (this.#controller === null) {
-        this.#controller = new AbortController();
-        if (this.#aborted) this.#controller.abort(this.#reason);
-      }
-      return this.#controller.signal;
+      return (this.#signal ??= new LazySignal()).signal;
     }
 
     static abort(request: FcgiRequest, reason: unknown): void {
-      if (request.#aborted) return;
-      request.#aborted = true;
-      request.#reason = reason;
-      request.#controller?.abort(reason);
+      (request.#signal ??= new LazySignal()).abort(reason);
     }
   };
 }
 
 let requestClass: RequestClass | undefined;
 
-/** The handler's Request (see above). */
-export function newRequest(url: string, init: RequestInit): Request {
-  return new (requestClass ??= makeRequestClass())(url, init);
+/** The handler's Request (see above); a header the Fetch API refuses is dropped and reported. */
+export function newRequest(url: string, init: RequestInit, onSkip: (message: string) => void): Request {
+  return buildRequest(requestClass ??= makeRequestClass(), url, init, onSkip);
+}
+
+/**
+ * `new Class(url, init)`. A header the Fetch API refuses (the constructor checks headers before
+ * the body) is dropped, reported to `onSkip`, and the Request built again without it.
+ */
+export function buildRequest(Class: new (url: string, init: RequestInit) => Request, url: string, init: RequestInit, onSkip: (message: string) => void): Request {
+  try {
+    return new Class(url, init);
+  } catch {
+    init.headers = buildHeaders(init.headers as [string, string][], onSkip);
+    return new Class(url, init);
+  }
+}
+
+/** A request's AbortSignal, made only when first read; an abort that comes first is kept for it. */
+export class LazySignal {
+  #controller: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown = undefined;
+
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 /** Aborts the `signal` of a Request from newRequest() now, or as soon as it is made. */
