@@ -12,6 +12,7 @@ import {
   abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
+import { encodeText } from "./slab.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
 
 export interface Settings {
@@ -45,7 +46,6 @@ export interface Host extends Sink {
 }
 
 const ROLES: Record<number, Role> = { 1: "responder", 2: "authorizer", 3: "filter" };
-const encoder = new TextEncoder();
 /** Microtask turns a body read may take before what is queued is flushed. */
 const SETTLE_TURNS = 3;
 /** Flush a streamed response once this much is queued. */
@@ -183,7 +183,7 @@ export class Exchange {
     this.#log("warn", message);
     if (partial) return this.#host.fail(this);
     this.out.stdout(encodeHead(new Response(null, { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } })));
-    this.out.stdout(encoder.encode("request timed out\n"));
+    this.out.stdout(encodeText("request timed out\n"));
     this.out.endStdout();
     this.#finish(0);
   }
@@ -300,7 +300,7 @@ export class Exchange {
     if (parts !== null) {
       // Text or bytes nobody read: written as they are, no stream.
       const content = parts.body;
-      if (content !== null && !skipBody) out.stdout(typeof content === "string" ? encoder.encode(content) : content);
+      if (content !== null && !skipBody) out.stdout(typeof content === "string" ? encodeText(content) : content);
       out.endStdout();
       return this.#finish(0);
     }

@@ -5,12 +5,11 @@
 // written for the id after it (F31, G9).
 
 import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeEndRequest, writeHeader } from "./records.ts";
+import { cut, encodeText } from "./slab.ts";
 
 export interface Sink {
   write(chunk: Uint8Array): void | Promise<void>;
 }
-
-const encoder = new TextEncoder();
 
 /** Queued bytes of one stream, to be cut into records of at most 65535 bytes; `size` 0 = the stream's end record. */
 interface Run {
@@ -46,7 +45,7 @@ export class Output {
   }
 
   stderr(text: string): void {
-    this.#stream(Type.STDERR, encoder.encode(text));
+    this.#stream(Type.STDERR, encodeText(text));
   }
 
   /** The empty STDOUT record that ends the response stream (F34). */
@@ -88,7 +87,7 @@ export class Output {
 
   /**
    * Encodes the queued runs and END_REQUEST: headers and small content are copied into one
-   * buffer (a small response is one allocation, one socket write); content of VIEW_FROM bytes
+   * buffer (a small response is one cut from a slab, one socket write); content of VIEW_FROM bytes
    * or more goes to the socket as it is, between slices of that buffer. Copying a large body
    * would cost more than the write itself (a fresh 256 KiB buffer is ~100 µs of page faults).
    */
@@ -98,7 +97,7 @@ export class Output {
     walk(runs, () => (small += HEADER_LEN), (piece) => {
       if (piece.length < VIEW_FROM) small += piece.length;
     });
-    const buf = new Uint8Array(small);
+    const buf = cut(small);
     const chunks: Uint8Array[] = [];
     let offset = 0;
     let from = 0; // start of the part of buf not yet handed out

@@ -1,5 +1,7 @@
 // Response → CGI header block (rules S1–S8 of notes/fastcgi.md).
 
+import { cut } from "./slab.ts";
+
 const REASONS: Record<number, string> = {
   100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
   301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect",
@@ -44,7 +46,7 @@ export function encodeHead(response: Response, authorizer = false): Uint8Array {
 
 /** One byte per char for ByteStrings (header values are Latin-1 on the wire); UTF-8 beyond U+00FF. */
 export function byteString(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
+  const out = cut(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c > 0xff) return wide(s);

@@ -1,0 +1,36 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cut, encodeText } from "../../core/slab.ts";
+
+const utf8 = new TextEncoder();
+
+test("slab: cuts never overlap, across slab boundaries too, and bytes written stay as written", () => {
+  const views: [Uint8Array, number][] = [];
+  for (let i = 0; i < 5000; i++) {
+    const n = 1 + ((i * 37) % 700);
+    const v = cut(n);
+    assert.equal(v.length, n);
+    v.fill(i & 0xff);
+    views.push([v, i & 0xff]);
+  }
+  for (const [v, byte] of views) assert.ok(v.every((b) => b === byte), "a later cut overwrote an earlier one");
+});
+
+test("slab: large buffers get their own allocation", () => {
+  const v = cut(64 * 1024);
+  assert.equal(v.length, 64 * 1024);
+  assert.equal(v.byteOffset, 0);
+  assert.equal(v.buffer.byteLength, 64 * 1024);
+});
+
+test("slab: encodeText is TextEncoder.encode, and its unused reserve goes to the next cut", () => {
+  const texts = ["", "Hello, World!", "é€😀 mixed ascii", "\ud800 lone surrogate", "x".repeat(1500), "€".repeat(1400), "y".repeat(5000)];
+  const kept: [Uint8Array, Uint8Array][] = [];
+  for (let round = 0; round < 40; round++) {
+    for (const t of texts) kept.push([encodeText(t), utf8.encode(t)]);
+  }
+  for (const [got, want] of kept) assert.deepEqual([...got], [...want]);
+  const a = encodeText("abc");
+  const b = cut(4);
+  if (a.buffer === b.buffer) assert.equal(b.byteOffset, a.byteOffset + 3, "the 6 unused bytes of a's reserve were handed back");
+});
