@@ -294,9 +294,9 @@ export class Exchange {
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
     if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
-    out.stdout(encodeHead(response, this.role === "authorizer"));
-    const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
     const parts = LazyResponse.parts(response);
+    out.stdout(encodeHead(parts ?? response, this.role === "authorizer"));
+    const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
     if (parts !== null) {
       // Text or bytes nobody read: written as they are, no stream.
       const content = parts.body;

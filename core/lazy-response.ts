@@ -6,6 +6,8 @@
 // little. Anything else done with a response (reading or cloning it, passing it to the runtime)
 // first builds the runtime's Response from the same parts and delegates to it.
 
+import type { HeaderPairs } from "./response.ts";
+
 /**
  * The runtime's own Response, taken when the lazy one is installed or first needed, not when this
  * module loads: on Node the first touch of the global loads undici (17 MiB), which a worker
@@ -18,17 +20,51 @@ function native(): typeof Response {
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TEXT_TYPE = "text/plain;charset=UTF-8";
+const JSON_TYPE = "application/json";
 
 /** What the worker writes for a response nobody asked anything else of. */
 export interface ResponseParts {
   readonly status: number;
   readonly statusText: string;
-  readonly headers: Headers;
+  /** A Headers, or the pairs a plain-object init gave (a Headers is made of them only when asked for). */
+  headers: Headers | HeaderPairs;
   readonly body: string | Uint8Array | null;
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A value a Headers keeps as it is: bytes up to 0xFF, no NUL, CR or LF, no whitespace to trim. */
+const PLAIN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+const MAX_PLAIN = 32;
+
+/**
+ * The pairs `new Headers(init)` would hold, plus `type` as the Content-Type if none is given, for
+ * the init apps nearly always pass: none, or a plain object of ordinary string values. Anything
+ * else (null) goes to a real Headers, with its own conversions and errors. Making and iterating a
+ * Headers costs 0.4 µs on Node and up to 1.5 on Deno per response.
+ */
+function plainHeaders(init: unknown, type: string | undefined): HeaderPairs | null {
+  if (init === undefined) return type ? [["content-type", type]] : [];
+  if (typeof init !== "object" || init === null) return null;
+  const proto = Object.getPrototypeOf(init);
+  if ((proto !== Object.prototype && proto !== null) || Object.getOwnPropertySymbols(init).length > 0) return null;
+  const keys = Object.keys(init);
+  if (keys.length > MAX_PLAIN) return null;
+  const pairs: [string, string][] = [];
+  let typed = type === undefined;
+  for (const key of keys) {
+    const value = (init as Record<string, unknown>)[key];
+    if (typeof value !== "string" || !TOKEN.test(key) || !PLAIN_VALUE.test(value)) return null;
+    const name = key.toLowerCase();
+    for (const pair of pairs) if (pair[0] === name) return null; // "A" and "a": a Headers joins them
+    if (name === "content-type") typed = true;
+    pairs.push([name, value]);
+  }
+  if (!typed) pairs.push(["content-type", type!]);
+  return pairs;
+}
+
 /** The parts kept lazily, or null when the runtime's Response must check or take the arguments. */
-function partsOf(body: unknown, init: ResponseInit | null | undefined): ResponseParts | null {
+function partsOf(body: unknown, init: ResponseInit | null | undefined, textType = TEXT_TYPE): ResponseParts | null {
   let bytes: string | Uint8Array | null;
   if (body === null || body === undefined) bytes = null;
   else if (typeof body === "string") bytes = body;
@@ -46,9 +82,15 @@ function partsOf(body: unknown, init: ResponseInit | null | undefined): Response
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) return null;
   if (typeof statusText !== "string" || !REASON_PHRASE.test(statusText)) return null;
   if (bytes !== null && NULL_BODY_STATUS.has(status)) return null;
-  const headers = new Headers(init?.headers);
-  if (typeof bytes === "string" && !headers.has("content-type")) headers.set("content-type", TEXT_TYPE);
+  const type = typeof bytes === "string" ? textType : undefined;
+  const headers = plainHeaders(init?.headers, type) ?? typedHeaders(init?.headers, type);
   return { status, statusText, headers, body: bytes };
+}
+
+function typedHeaders(init: HeadersInit | undefined, type: string | undefined): Headers {
+  const headers = new Headers(init);
+  if (type !== undefined && !headers.has("content-type")) headers.set("content-type", type);
+  return headers;
 }
 
 export class LazyResponse {
@@ -65,7 +107,7 @@ export class LazyResponse {
   #real(): Response {
     if (this.#native === null) {
       const p = this.#parts!;
-      this.#native = new (native())(p.body as BodyInit | null, { status: p.status, statusText: p.statusText, headers: p.headers });
+      this.#native = new (native())(p.body as BodyInit | null, { status: p.status, statusText: p.statusText, headers: p.headers as HeadersInit });
       this.#parts = null;
     }
     return this.#native;
@@ -80,9 +122,15 @@ export class LazyResponse {
   static json(data: unknown, init?: ResponseInit): Response {
     const text = JSON.stringify(data);
     if (text === undefined) return native().json(data, init); // the runtime's TypeError
-    const headers = new Headers(init?.headers);
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    return new LazyResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
+    const parts = partsOf(text, init, JSON_TYPE);
+    if (parts === null) {
+      // The runtime checks (and refuses or converts) the init, with the JSON type in place.
+      const headers = typedHeaders(init?.headers, JSON_TYPE);
+      return new LazyResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
+    }
+    const response = new LazyResponse(null);
+    response.#parts = parts;
+    return response as unknown as Response;
   }
 
   static redirect(url: string | URL, status?: number): Response {
@@ -108,7 +156,10 @@ export class LazyResponse {
     return s >= 200 && s <= 299;
   }
   get headers(): Headers {
-    return this.#parts?.headers ?? this.#native!.headers;
+    const parts = this.#parts;
+    if (parts === null) return this.#native!.headers;
+    if (Array.isArray(parts.headers)) parts.headers = new Headers(parts.headers); // from now on, what is written
+    return parts.headers as Headers;
   }
   get type(): ResponseType {
     return this.#native?.type ?? "default";

@@ -17,6 +17,16 @@ const DROPPED = new Set([
   "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "status",
 ]);
 
+/** Header names (lower-case) and values as a Headers would hold them. */
+export type HeaderPairs = readonly (readonly [string, string])[];
+
+/** What the header block is made of: a Response, or the parts of a lazy one. */
+export interface Head {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers | HeaderPairs;
+}
+
 /**
  * The header block: every header (each Set-Cookie on its own line, S7), then `Status:` last (S1, S2;
  * HAProxy turns any status into 302 when `Location` follows `Status`), then the empty line.
@@ -24,12 +34,13 @@ const DROPPED = new Set([
  * refusal's status) and its `Variable-NAME` names upper-cased, as CGI variables are (Headers
  * lower-cases them; Apache would set `user`, not `USER`).
  */
-export function encodeHead(response: Response, authorizer = false): Uint8Array {
+export function encodeHead(response: Head, authorizer = false): Uint8Array {
   let head = "";
   let extraDropped: string[] | undefined;
-  const connection = response.headers.get("connection");
+  const headers = response.headers;
+  const connection = isPairs(headers) ? valueOf(headers, "connection") : headers.get("connection");
   if (connection) extraDropped = connection.toLowerCase().split(",").map((s) => s.trim());
-  for (const [name, value] of response.headers) {
+  for (const [name, value] of headers) {
     if (DROPPED.has(name) || extraDropped?.includes(name)) continue;
     // Headers rejects CR/LF already; checked again because nothing else guards the wire.
     if (value.indexOf("\n") >= 0 || value.indexOf("\r") >= 0) continue;
@@ -42,6 +53,15 @@ export function encodeHead(response: Response, authorizer = false): Uint8Array {
   const reason = text && !/[^\t\x20-\x7e\x80-\xff]/.test(text) ? text : REASONS[status];
   const line = reason ? `Status: ${status} ${reason}\r\n` : `Status: ${status}\r\n`;
   return byteString(authorizer ? `${line}${head}\r\n` : `${head}${line}\r\n`);
+}
+
+function isPairs(headers: Headers | HeaderPairs): headers is HeaderPairs {
+  return Array.isArray(headers);
+}
+
+function valueOf(pairs: HeaderPairs, name: string): string | null {
+  for (const pair of pairs) if (pair[0] === name) return pair[1];
+  return null;
 }
 
 /** One byte per char for ByteStrings (header values are Latin-1 on the wire); UTF-8 beyond U+00FF. */

@@ -35,10 +35,13 @@ for (const rt of runtimes()) {
     });
 
     test("text, bytes and null bodies with valid init are kept lazily; everything else goes to the runtime", () => {
-      assert.deepEqual(report.lazyKept, [
+      // A symbol key is the runtime's Headers' to judge: Deno skips it, Node and Bun refuse it.
+      assert.deepEqual(report.lazyKept.filter((name) => name !== "headers, a symbol key"), [
         "no arguments", "text", "text with a type", "empty text", "non-ASCII text", "bytes", "a view into a larger buffer",
         "an ArrayBuffer", "a DataView", "null body, 204", "status and reason", "headers as pairs, repeated", "headers as Headers",
-        "status 599", "undefined fields", "null init",
+        "status 599", "headers, mixed-case names", "headers, empty and tabbed values", "headers, null prototype",
+        "headers, names that differ in case only", "headers, a value with spaces around", "headers, a number value",
+        "headers, a DEL in a value", "headers, a class instance", "headers, 40 names", "undefined fields", "null init",
       ]);
     });
 
@@ -48,6 +51,9 @@ for (const rt of runtimes()) {
       assert.equal(c.jsonText, '{"a":[1,"é"]}');
       assert.deepEqual(c.jsonHeaders, [["content-type", "application/json"], ["x-j", "1"]]);
       assert.equal(c.jsonUndefined, "TypeError");
+      assert.deepEqual(c.jsonWritten, [["x-j", "1"], ["content-type", "application/x+json"]], "plain-object headers are written as given, lower-cased");
+      assert.equal(c.jsonRefused, "RangeError");
+      assert.deepEqual(c.jsonConverted, [201, [["content-type", "application/json"], ["x-k", "2"]], false], "an init the runtime converts goes to it");
       assert.equal(c.redirect, "https://example.com/");
       assert.equal(c.errorType, "error");
       assert.equal(c.nativeIsLazy, true);
