@@ -2,7 +2,8 @@
 // Request → handler → Response → records, on a memory connection. Prints CPU µs per request for
 // a few handlers, so a change to the hot path can be judged on each runtime in seconds:
 //   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts
-// LAZY=1: --lazy-response --lazy-request (the CLI's default on Node).
+// LAZY=1: --lazy-response --lazy-request (the CLI's default on Node); LAZY=response or
+// LAZY=request: just one of them.
 
 import { Channel } from "../core/channel.ts";
 import { RecordParser } from "../core/parser.ts";
@@ -83,10 +84,11 @@ const cpu = (): number => {
 };
 
 const only = process.argv[2];
+const LAZY = process.env.LAZY ?? "";
 const seconds = Number(process.env.SECONDS ?? 2);
 for (const [name, bytes, h] of cases) {
   if (only && !name.startsWith(only)) continue;
-  const worker = new Worker(h, { log: () => {}, readTimeout: 0, lazyRequest: Boolean(process.env.LAZY), lazyResponse: Boolean(process.env.LAZY) });
+  const worker = new Worker(h, { log: () => {}, readTimeout: 0, lazyRequest: LAZY === "1" || LAZY === "request", lazyResponse: LAZY === "1" || LAZY === "response" });
   const conn = new CountingConn();
   worker.serveConn(conn);
   let done = 0;
