@@ -46,9 +46,9 @@ Options:
                            e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
                            if set, else any). Refusals are logged. Unix sockets are not filtered.
   --lazy-response          make the global Response a lazy one: text and byte bodies are
-                           written without the runtime's body stream (default on Node, where
-                           it saves most of a small answer's CPU; see README, "Lazy Response")
-  --no-lazy-response       keep the runtime's own Response (default on Bun and Deno)
+                           written without the runtime's Response and body stream (the
+                           default: a third of a small answer's CPU; see README, "Lazy Response")
+  --no-lazy-response       keep the runtime's own Response
   --lazy-request           give the handler a lazy Request: the runtime's is built only when
                            the handler asks for more than url, method or signal (default on
                            Node; wraps the global fetch and Request; see README, "Lazy Request")
@@ -113,9 +113,9 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
   }
   options.allow ??= webServerAddrs();
-  // The process is ours: on Node, where they pay, the lazy Response and Request are the default
-  // (as @hono/node-server's).
-  options.lazyResponse ??= runtime === "node";
+  // The process is ours: the lazy Response is the default (as @hono/node-server's), and on Node
+  // the lazy Request too (README, "Lazy Request": why not on Bun and Deno).
+  options.lazyResponse ??= true;
   options.lazyRequest ??= runtime === "node";
   return { app, options: options as ServeOptions };
 }

@@ -1,10 +1,11 @@
-// A stand-in for the global Response (option lazyResponse; the CLI's default on Node), as Node's
-// HTTP adapters install one (@hono/node-server by default, srvx): `new Response(text or bytes,
-// init)` only checks and records its parts, and the worker writes them as they are. Node's own
-// Response copies the body and builds a byte stream for it at construction (about 10 µs for 13
-// bytes, 150 µs for 256 KiB), most of what a small answer costs there; Bun's and Deno's cost
-// little. Anything else done with a response (reading or cloning it, passing it to the runtime)
-// first builds the runtime's Response from the same parts and delegates to it.
+// A stand-in for the global Response (option lazyResponse; the CLI's default), as Node's HTTP
+// adapters install one (@hono/node-server by default, srvx): `new Response(text or bytes, init)`
+// only checks and records its parts, and the worker writes them as they are. Node's own Response
+// copies the body and builds a byte stream for it at construction (about 10 µs for 13 bytes, 150
+// µs for 256 KiB), most of what a small answer costs there; on Bun and Deno the runtime's
+// Response, its Headers and its body stream are a third of a small answer. Anything else done
+// with a response (reading or cloning it, passing it to the runtime) first builds the runtime's
+// Response from the same parts and delegates to it.
 
 import type { HeaderPairs } from "./response.ts";
 
@@ -113,6 +114,11 @@ export class LazyResponse {
     return this.#native;
   }
 
+  /** The runtime's Response for a lazy one (made now if need be), anything else as it is. */
+  static real<T>(value: T): T {
+    return typeof value === "object" && value !== null && #parts in value ? value.#real() as T : value;
+  }
+
   /** The parts, if nothing made the runtime's Response yet (the worker then writes them directly). */
   static parts(response: unknown): ResponseParts | null {
     // A brand check: instanceof LazyResponse holds for the runtime's responses too.
@@ -213,10 +219,46 @@ function link(): void {
   Object.setPrototypeOf(LazyResponse, native());
 }
 
-/** Makes LazyResponse the global Response (for `new Response(…)` in the app). Idempotent. */
+/**
+ * Makes LazyResponse the global Response (for `new Response(…)` in the app), and has the runtime
+ * APIs that read a Response's internal state take the runtime's one. Idempotent.
+ */
 export function installLazyResponse(): void {
   link(); // takes the runtime's Response first
   if (globalThis.Response !== (LazyResponse as unknown as typeof Response)) {
     globalThis.Response = LazyResponse as unknown as typeof Response;
+    wrapConsumers();
   }
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * WebAssembly's streaming compiles (Bun, Deno), Bun's HTMLRewriter and Deno's Cache refuse a lazy
+ * Response (they check for the runtime's internals): each is wrapped to pass them the runtime's.
+ * Prototype methods are patched in place, so copies of the classes get it too.
+ */
+function wrapConsumers(): void {
+  const g = globalThis as unknown as Record<string, { prototype?: Record<string, unknown> } & Record<string, unknown> | undefined>;
+  const wrap = (owner: Record<string, unknown> | undefined, name: string, at: number) => {
+    const original = owner?.[name];
+    if (typeof original !== "function") return;
+    const wrapped = {
+      [name](this: unknown, ...args: unknown[]) {
+        const arg = args[at];
+        // The streaming compiles also take a Promise of a Response.
+        args[at] = arg instanceof Promise ? arg.then(LazyResponse.real) : LazyResponse.real(arg);
+        return (original as Method).apply(this, args);
+      },
+    }[name];
+    try {
+      owner![name] = wrapped; // an assignment keeps the property's attributes (Bun's transform is not configurable)
+    } catch {
+      // read-only: left as it is
+    }
+  };
+  wrap(g.WebAssembly, "compileStreaming", 0);
+  wrap(g.WebAssembly, "instantiateStreaming", 0);
+  wrap(g.HTMLRewriter?.prototype, "transform", 0);
+  wrap(g.Cache?.prototype, "put", 1);
 }

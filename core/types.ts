@@ -92,10 +92,9 @@ export interface WorkerOptions {
   requestTimeout?: number;
   /**
    * Make the global Response a lazy one (core/lazy-response.ts): `new Response(text or bytes)` in
-   * the app is then written without building the runtime's Response and its body stream. It pays
-   * on Node (about a quarter of a small answer's CPU, most of a large one's); Bun's and Deno's
-   * Responses are cheap already. A global change for the whole process, made when the first
-   * request arrives; default false (the CLI's default: true on Node).
+   * the app is then written without building the runtime's Response and its body stream: about
+   * a third of a small answer's CPU, most of a large one's. A global change for the whole
+   * process, made when the first request arrives; default false (the CLI's default: true).
    */
   lazyResponse?: boolean;
   /**

@@ -64,5 +64,15 @@ for (const rt of runtimes()) {
       assert.deepEqual(c.afterRead, [null, true], "once read, the runtime's Response is the one written");
       assert.equal(c.copied, "abc", "bytes are copied at construction, as the Fetch API does");
     });
+
+    test("runtime APIs that read a Response's internals take a lazy one (WebAssembly streaming, Bun's HTMLRewriter, Deno's Cache)", () => {
+      assert.deepEqual(report.checks.consumers, {
+        lazy: true,
+        compileStreaming: true,
+        instantiateStreaming: true,
+        htmlRewriter: rt.name === "bun" ? "<p>y</p>" : "absent",
+        cachePut: rt.name === "deno" ? "cached" : "absent",
+      });
+    });
   });
 }
