@@ -76,7 +76,7 @@ headers.append("set-cookie", "theme=dark; Path=/");
 const API = new Response("{}", { status: 201, headers });
 const HELLO_BODY = new TextEncoder().encode("Hello, World!");
 const BIG = new Uint8Array(256 * 1024).fill(120);
-const sink = { write: (c: Uint8Array) => void do_not_optimize(c) };
+const sink = { write: (c: Uint8Array) => void do_not_optimize(c), writev: (cs: readonly Uint8Array[]) => void do_not_optimize(cs) };
 
 group("response: encodeHead + records", () => {
   bench("encodeHead, 1 header", () => do_not_optimize(encodeHead(HELLO)));

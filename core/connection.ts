@@ -105,10 +105,27 @@ export class Connection implements Host {
     try {
       return this.#conn.write(chunk);
     } catch (err) {
-      this.settings.log("warn", `connection write failed${peer(this.remote)}: ${(err as Error).message}`);
-      this.#teardown();
-      this.#conn.destroy();
+      this.#writeFailed(err);
     }
+  }
+
+  writev(chunks: readonly Uint8Array[]): void | Promise<void> {
+    if (this.#closed) return;
+    const conn = this.#conn;
+    try {
+      if (conn.writev) return conn.writev(chunks);
+      let wait: void | Promise<void> = undefined;
+      for (const chunk of chunks) wait = conn.write(chunk) ?? wait;
+      return wait;
+    } catch (err) {
+      this.#writeFailed(err);
+    }
+  }
+
+  #writeFailed(err: unknown): void {
+    this.settings.log("warn", `connection write failed${peer(this.remote)}: ${(err as Error).message}`);
+    this.#teardown();
+    this.#conn.destroy();
   }
 
   resume(): void {

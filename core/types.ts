@@ -13,6 +13,8 @@ export interface Conn {
   readonly readable: AsyncIterable<Uint8Array>;
   /** Queues bytes in order; returns a Promise only when the caller should wait (backpressure). */
   write(chunk: Uint8Array): void | Promise<void>;
+  /** Optional: several chunks at once, where the runtime can send them in one system call (writev). */
+  writev?(chunks: readonly Uint8Array[]): void | Promise<void>;
   /**
    * Sends what is queued, then shuts the write side (FIN). Reading goes on: the connection is
    * released when the peer closes too (the readable ends) or on destroy().

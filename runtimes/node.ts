@@ -39,6 +39,22 @@ export class NodeConn implements Conn {
     const socket = this.#socket;
     if (!socket.writable) return;
     if (socket.write(chunk)) return;
+    return this.#waitDrain();
+  }
+
+  /** Corked, so that Node hands them to the kernel in one writev. */
+  writev(chunks: readonly Uint8Array[]): void | Promise<void> {
+    const socket = this.#socket;
+    if (!socket.writable) return;
+    socket.cork();
+    let room = true;
+    for (const chunk of chunks) room = socket.write(chunk);
+    socket.uncork();
+    if (!room) return this.#waitDrain();
+  }
+
+  #waitDrain(): Promise<void> {
+    const socket = this.#socket;
     return (this.#drain ??= new Promise<void>((resolve) => {
       const done = () => {
         socket.off("drain", done);

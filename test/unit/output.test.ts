@@ -3,11 +3,20 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Output } from "../../core/output.ts";
+import { Output, type Sink } from "../../core/output.ts";
 import { RecordParser } from "../../core/parser.ts";
 import { Type } from "../../core/records.ts";
 
-function capture(): { writes: Uint8Array[]; records(): [number, number, number][]; bytes(type: number): Uint8Array } {
+interface Capture {
+  sink: Sink;
+  writes: Uint8Array[];
+  /** write and writev calls */
+  calls: number;
+  records(): [number, number, number][];
+  bytes(type: number): Uint8Array;
+}
+
+function capture(): Capture {
   const writes: Uint8Array[] = [];
   const all = (): [number, number, Uint8Array][] => {
     const out: [number, number, Uint8Array][] = [];
@@ -15,28 +24,41 @@ function capture(): { writes: Uint8Array[]; records(): [number, number, number][
     new RecordParser((type, id, content) => out.push([type, id, content.slice()])).push(Buffer.concat(writes));
     return out;
   };
-  return {
+  const cap: Capture = {
+    sink: {
+      write: (chunk: Uint8Array) => {
+        cap.calls++;
+        writes.push(chunk);
+      },
+      writev: (chunks: readonly Uint8Array[]) => {
+        cap.calls++;
+        writes.push(...chunks);
+      },
+    },
+    calls: 0,
     writes,
-    records: () => all().map(([t, id, c]) => [t, id, c.length]),
-    bytes: (type) => Buffer.concat(all().filter(([t]) => t === type).map(([, , c]) => c)),
+    records: () => all().map(([t, id, c]): [number, number, number] => [t, id, c.length]),
+    bytes: (type: number) => Buffer.concat(all().filter(([t]) => t === type).map(([, , c]) => c)),
   };
+  return cap;
 }
 
 test("head, a ready body, the end of STDOUT and END_REQUEST: one write, one STDOUT record with content", () => {
   const cap = capture();
-  const out = new Output({ write: (c) => void cap.writes.push(c) }, 7);
+  const out = new Output(cap.sink, 7);
   out.stdout(new TextEncoder().encode("Status: 200 OK\r\n\r\n"));
   out.stdout(new TextEncoder().encode("hello"));
   out.endStdout();
   out.end(0);
   assert.equal(cap.writes.length, 1);
+  assert.equal(cap.calls, 1);
   assert.deepEqual(cap.records(), [[Type.STDOUT, 7, 23], [Type.STDOUT, 7, 0], [Type.END_REQUEST, 7, 8]]);
   assert.equal(new TextDecoder().decode(cap.bytes(Type.STDOUT)), "Status: 200 OK\r\n\r\nhello");
 });
 
 test("a run longer than 65535 bytes is cut into full records; STDERR between keeps its place", () => {
   const cap = capture();
-  const out = new Output({ write: (c) => void cap.writes.push(c) }, 1);
+  const out = new Output(cap.sink, 1);
   const big = new Uint8Array(100000).map((_, i) => i % 251);
   out.stdout(big.subarray(0, 40000));
   out.stdout(big.subarray(40000));
@@ -51,7 +73,7 @@ test("a run longer than 65535 bytes is cut into full records; STDERR between kee
 
 test("nothing after END_REQUEST; reset drops what is queued; abandon writes it without END_REQUEST", () => {
   const cap = capture();
-  const out = new Output({ write: (c) => void cap.writes.push(c) }, 2);
+  const out = new Output(cap.sink, 2);
   out.stdout(new Uint8Array([9]));
   out.reset();
   out.stdout(new Uint8Array([1]));
@@ -61,7 +83,7 @@ test("nothing after END_REQUEST; reset drops what is queued; abandon writes it w
   assert.equal(out.flush(), undefined);
   assert.deepEqual(cap.records(), [[Type.STDOUT, 2, 1], [Type.END_REQUEST, 2, 8]]);
   const cap2 = capture();
-  const gone = new Output({ write: (c) => void cap2.writes.push(c) }, 3);
+  const gone = new Output(cap2.sink, 3);
   gone.stdout(new Uint8Array([5]));
   gone.abandon();
   gone.end(0);
@@ -70,7 +92,7 @@ test("nothing after END_REQUEST; reset drops what is queued; abandon writes it w
 
 test("large content is written as views of the handler's bytes, not copied; headers share one buffer", () => {
   const cap = capture();
-  const out = new Output({ write: (c) => void cap.writes.push(c) }, 5);
+  const out = new Output(cap.sink, 5);
   const big = new Uint8Array(100000).fill(7);
   out.stdout(new TextEncoder().encode("Status: 200 OK\r\n\r\n"));
   out.stdout(big);
@@ -80,5 +102,6 @@ test("large content is written as views of the handler's bytes, not copied; head
   assert.equal(views.reduce((n, w) => n + w.length, 0), 100000, "the body goes out as views (both record pieces are large)");
   const own = new Set(cap.writes.filter((w) => w.buffer !== big.buffer).map((w) => w.buffer));
   assert.equal(own.size, 1, "headers and small content: one allocation");
+  assert.equal(cap.calls, 1, "headers and views: one writev");
   assert.deepEqual(cap.records(), [[Type.STDOUT, 5, 65535], [Type.STDOUT, 5, 34483], [Type.STDOUT, 5, 0], [Type.END_REQUEST, 5, 8]]);
 });
