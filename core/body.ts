@@ -63,7 +63,8 @@ export class BodySource {
   /** The handler is done with the request: drop what is queued and whatever still arrives. */
   discard(): void {
     this.cancelled = true;
-    this.error(new Error("the response was already sent"));
+    // Only a stream still open gets the error: making one (its stack trace) costs microseconds.
+    if (!this.#closed) this.error(new Error("the response was already sent"));
     this.#onDrain();
   }
 
