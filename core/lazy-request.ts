@@ -9,9 +9,8 @@
 // this also wraps the global `fetch` and `Request` to hand them the real one. A copy of either
 // taken before the install (at the app's module scope, say) would get the lazy one and throw.
 
-import { buildRequest, LazySignal } from "./request.ts";
+import { buildRequest, LazySignal, TOKEN } from "./request.ts";
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
  * Fetch's "normalize a method": these are upper-cased; another token is kept as sent (Bun also
  * upper-cases the others it knows, PATCH among them, so a lower-case one is left to the runtime).

@@ -7,6 +7,7 @@
 // with a response (reading or cloning it, passing it to the runtime) first builds the runtime's
 // Response from the same parts and delegates to it.
 
+import { TOKEN } from "./request.ts";
 import type { HeaderPairs } from "./response.ts";
 
 /**
@@ -32,7 +33,6 @@ export interface ResponseParts {
   readonly body: string | Uint8Array | null;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A value a Headers keeps as it is: bytes up to 0xFF, no NUL, CR or LF, no whitespace to trim. */
 const PLAIN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
 const MAX_PLAIN = 32;

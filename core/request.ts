@@ -5,6 +5,9 @@ import type { Params } from "./types.ts";
 /** Methods a Request cannot carry (Fetch forbids them); answered 405 without calling the handler. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
+/** An HTTP token (RFC 9110, 5.6.2): what methods and header names are made of. */
+export const TOKEN: RegExp = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 export function isForbiddenMethod(method: string): boolean {
   return FORBIDDEN_METHODS.has(method.toUpperCase());
 }
