@@ -24,6 +24,16 @@ async function closedWithin(c: RawConn, ms: number): Promise<number> {
   return Date.now() - start;
 }
 
+/** A connection the worker will refuse; null when its reset beat the connect callback (seen on Bun under load). */
+async function connectRefused(address: string): Promise<RawConn | null> {
+  try {
+    return await RawConn.connect(address);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ECONNRESET") throw err;
+    return null;
+  }
+}
+
 for (const rt of runtimes()) {
   describe(`timeouts on ${rt.name}`, () => {
     let w: WorkerProc;
@@ -124,10 +134,12 @@ for (const rt of runtimes()) {
       try {
         const port = w.address.split(":").pop();
         assert.equal((await fetchRaw(`tcp:[::1]:${port}`, "GET", "/hello")).text, "hello");
-        const c = await RawConn.connect(`tcp:127.0.0.1:${port}`);
-        c.send(requestBytes(1, "GET", "/hello"));
-        await c.waitClosed();
-        assert.equal(c.records.length, 0);
+        const c = await connectRefused(`tcp:127.0.0.1:${port}`);
+        if (c) {
+          c.send(requestBytes(1, "GET", "/hello"));
+          await c.waitClosed();
+          assert.equal(c.records.length, 0);
+        }
         await logged(w, /refused connection from (::ffff:)?127\.0\.0\.1 \(not in the allowed clients\)/);
       } finally {
         await w.stop();
@@ -146,8 +158,7 @@ for (const rt of runtimes()) {
         process.env.FCGI_WEB_SERVER_ADDRS = "127.0.0.2";
         const refused = await startWorker(rt, [APP, "--listen", "127.0.0.1:0"]);
         try {
-          const c = await RawConn.connect(refused.address);
-          await c.waitClosed();
+          await (await connectRefused(refused.address))?.waitClosed();
           await logged(refused, /refused connection from 127\.0\.0\.1/);
         } finally {
           await refused.stop();
