@@ -83,9 +83,14 @@ export class Connection implements Host {
     clearTimeout(this.#linger);
     this.#teardown();
     if (lingering) return; // closed by us, and now by the peer too
-    this.#conn.close();
-    // Nothing reads any more: after an error the peer may never close, so release it anyway.
-    unref(setTimeout(() => this.#conn.destroy(), LINGER_MS));
+    const conn = this.#conn;
+    conn.close();
+    // Nothing reads any more: after an error, or with our output stuck behind a peer that shut its
+    // side and stopped reading, it may never close, so release it anyway. The timer holds only
+    // `conn`, and goes once it is released: held for the whole linger, every connection nginx closes
+    // was promoted to the old generation (Node 24 soak: +33 % RSS under load, 118 MiB of old space).
+    const timer = unref(setTimeout(() => conn.destroy(), LINGER_MS));
+    conn.whenReleased?.(() => clearTimeout(timer));
   }
 
   /** Graceful close: now if idle, else once the requests in flight are done. */

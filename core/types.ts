@@ -22,6 +22,12 @@ export interface Conn {
   close(): void;
   /** Closes at once, dropping what is queued; the readable ends. */
   destroy(): void;
+  /**
+   * Optional: calls back once the connection is released (closed both ways, or destroyed), at once
+   * if it already is. It lets the core drop its destroy-after-linger timer, which would otherwise
+   * keep every closed connection alive for the linger (and in V8's old generation, as garbage).
+   */
+  whenReleased?(callback: () => void): void;
   readonly remote?: RemoteAddr;
 }
 

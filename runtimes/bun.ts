@@ -52,6 +52,7 @@ class BunConn implements Conn {
   #drained: (() => void) | null = null;
   #endWhenFlushed = false;
   #closed = false;
+  #released: (() => void) | null = null;
 
   constructor(socket: BunSocket, unix: boolean) {
     this.#socket = socket;
@@ -106,6 +107,14 @@ class BunConn implements Conn {
     this.#queue = [];
     this.#release();
     this.readable.end();
+    const released = this.#released;
+    this.#released = null;
+    released?.();
+  }
+
+  whenReleased(callback: () => void): void {
+    if (this.#closed) callback();
+    else this.#released = callback;
   }
 
   #release(): void {

@@ -72,6 +72,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
   #writing = false;
   #closing = false;
   #closed = false;
+  #released: (() => void) | null = null;
   #eof = false;
   #drain: Promise<void> | null = null;
   #drained: (() => void) | null = null;
@@ -168,6 +169,14 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     } catch {
       // already closed
     }
+    const released = this.#released;
+    this.#released = null;
+    released?.();
+  }
+
+  whenReleased(callback: () => void): void {
+    if (this.#closed) callback();
+    else this.#released = callback;
   }
 }
 

@@ -71,6 +71,11 @@ export class NodeConn implements Conn {
     this.#socket.end();
   }
 
+  whenReleased(callback: () => void): void {
+    if (this.#socket.closed) callback();
+    else this.#socket.once("close", callback);
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }

@@ -83,3 +83,30 @@ test("the idle timeout counts from the connection's arrival, not from the worker
   assert.equal(conn.closed, true, "closed once idle for --idle-timeout");
   conn.destroy();
 });
+
+test("after the peer's EOF a connection not released in the linger is destroyed, and one released in it is left alone", async () => {
+  class LingerConn extends MemoryConn {
+    destroyed = false;
+    released: (() => void) | null = null;
+    override destroy(): void {
+      this.destroyed = true;
+      super.destroy();
+    }
+    whenReleased(callback: () => void): void {
+      this.released = callback;
+    }
+  }
+  const stuck = new LingerConn(), done = new LingerConn();
+  for (const conn of [stuck, done]) {
+    new Worker(() => new Response("hello"), { log: () => {} }).serveConn(conn);
+    conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
+    conn.readable.end(); // the peer's EOF
+  }
+  await sleep(50);
+  assert.ok(stuck.closed && done.closed, "our side is closed at the peer's EOF");
+  assert.ok(done.released, "the core asks to hear of the release");
+  done.released!(); // the socket closed both ways: the linger timer must go
+  await sleep(2300);
+  assert.equal(stuck.destroyed, true, "a connection the peer never lets close is destroyed after the linger");
+  assert.equal(done.destroyed, false, "a released connection is not destroyed again");
+});
