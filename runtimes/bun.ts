@@ -6,7 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
 interface BunSocket {
@@ -52,7 +52,7 @@ class BunConn implements Conn {
   #drained: (() => void) | null = null;
   #endWhenFlushed = false;
   #closed = false;
-  #released: (() => void) | null = null;
+  readonly #released = new ReleaseHook();
 
   constructor(socket: BunSocket, unix: boolean) {
     this.#socket = socket;
@@ -107,14 +107,11 @@ class BunConn implements Conn {
     this.#queue = [];
     this.#release();
     this.readable.end();
-    const released = this.#released;
-    this.#released = null;
-    released?.();
+    this.#released.release();
   }
 
   whenReleased(callback: () => void): void {
-    if (this.#closed) callback();
-    else this.#released = callback;
+    this.#released.when(callback);
   }
 
   #release(): void {

@@ -79,6 +79,24 @@ export async function clearStaleSocket(path: string, kindOf: (path: string) => P
   fs.unlinkSync(path);
 }
 
+/** Conn.whenReleased for an adapter that knows when its socket is gone: one callback, called once. */
+export class ReleaseHook {
+  #released = false;
+  #callback: (() => void) | null = null;
+
+  when(callback: () => void): void {
+    if (this.#released) callback();
+    else this.#callback = callback;
+  }
+
+  release(): void {
+    this.#released = true;
+    const callback = this.#callback;
+    this.#callback = null;
+    callback?.();
+  }
+}
+
 /** Runs `bind` with a umask that gives a new socket file exactly `mode`; restored when `bind` settles. */
 export async function withSocketMode<T>(mode: number | undefined, bind: () => T | Promise<T>): Promise<T> {
   if (mode === undefined) return bind();

@@ -7,7 +7,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
+import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Deno APIs used, declared here so the package type-checks without Deno's lib.
 interface DenoAddr {
@@ -72,7 +72,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
   #writing = false;
   #closing = false;
   #closed = false;
-  #released: (() => void) | null = null;
+  readonly #released = new ReleaseHook();
   #eof = false;
   #drain: Promise<void> | null = null;
   #drained: (() => void) | null = null;
@@ -169,14 +169,11 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     } catch {
       // already closed
     }
-    const released = this.#released;
-    this.#released = null;
-    released?.();
+    this.#released.release();
   }
 
   whenReleased(callback: () => void): void {
-    if (this.#closed) callback();
-    else this.#released = callback;
+    this.#released.when(callback);
   }
 }
 
