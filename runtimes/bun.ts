@@ -6,7 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
 interface BunSocket {
@@ -163,8 +163,8 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
   const options = address.kind === "tcp" ? { hostname: address.host, port: address.port, socket }
     : address.kind === "unix" ? { unix: address.path, socket }
     : { fd: address.fd, socket };
-  if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
-  const listener = await withSocketMode(socketMode, () => Bun.listen(options));
+  const bind = () => withSocketMode(socketMode, () => Bun.listen(options));
+  const listener = address.kind === "unix" ? await bindUnix(address.path, kindOf, bind) : await bind();
   const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.port ?? address.port }) : formatAddress(address);
   return {
     address: name,

@@ -79,6 +79,21 @@ export async function clearStaleSocket(path: string, kindOf: (path: string) => P
   fs.unlinkSync(path);
 }
 
+/**
+ * Binds a Unix socket at `path` with `bind`, and only when the path is taken makes way with
+ * clearStaleSocket() and binds again. Not looking first spares Bun and Deno a stat: the first one
+ * starts their file I/O machinery, 1.2-1.6 MiB of idle RSS.
+ */
+export async function bindUnix<T>(path: string, kindOf: (path: string) => Promise<PathKind>, bind: () => T | Promise<T>): Promise<T> {
+  try {
+    return await bind();
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EADDRINUSE") throw err;
+  }
+  await clearStaleSocket(path, kindOf);
+  return bind();
+}
+
 /** Conn.whenReleased for an adapter that knows when its socket is gone: one callback, called once. */
 export class ReleaseHook {
   #released = false;

@@ -7,7 +7,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Deno APIs used, declared here so the package type-checks without Deno's lib.
 interface DenoAddr {
@@ -180,11 +180,9 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
 export async function listen(spec: ListenSpec): Promise<Listener> {
   const { address, socketMode, log } = spec;
   if (address.kind === "fd") return (await import("./node.ts")).listen(spec);
-  if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
-  const listener = await withSocketMode(socketMode, () =>
-    address.kind === "tcp"
-      ? Deno.listen({ hostname: address.host, port: address.port })
-      : Deno.listen({ transport: "unix", path: address.path }));
+  const listener = address.kind === "tcp"
+    ? await withSocketMode(socketMode, () => Deno.listen({ hostname: address.host, port: address.port }))
+    : await bindUnix(address.path, kindOf, () => withSocketMode(socketMode, () => Deno.listen({ transport: "unix", path: address.path })));
   const conns = new Channel<Conn>();
   let closed = false;
   (async () => {
