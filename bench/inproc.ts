@@ -40,8 +40,9 @@ class CountingConn implements Conn {
     this.ended++;
     this.#wake?.();
   });
-  write(chunk: Uint8Array): void {
+  write(chunk: Uint8Array, sent?: () => void): void {
     this.#parser.push(chunk);
+    sent?.(); // parsed at once: a socket is done with the bytes later, but is done too
   }
   until(n: number): Promise<void> {
     if (this.ended >= n) return Promise.resolve();

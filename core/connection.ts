@@ -105,22 +105,23 @@ export class Connection implements Host {
     this.#conn.destroy();
   }
 
-  write(chunk: Uint8Array): void | Promise<void> {
+  write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {
     if (this.#closed) return;
     try {
-      return this.#conn.write(chunk);
+      return this.#conn.write(chunk, sent);
     } catch (err) {
       this.#writeFailed(err);
     }
   }
 
-  writev(chunks: readonly Uint8Array[]): void | Promise<void> {
+  writev(chunks: readonly Uint8Array[], sent?: () => void): void | Promise<void> {
     if (this.#closed) return;
     const conn = this.#conn;
     try {
-      if (conn.writev) return conn.writev(chunks);
+      if (conn.writev) return conn.writev(chunks, sent);
       let wait: void | Promise<void> = undefined;
-      for (const chunk of chunks) wait = conn.write(chunk) ?? wait;
+      const last = chunks.length - 1;
+      for (let i = 0; i <= last; i++) wait = conn.write(chunks[i], i === last ? sent : undefined) ?? wait; // writes leave in order
       return wait;
     } catch (err) {
       this.#writeFailed(err);

@@ -7,6 +7,7 @@ import { buildParams } from "./env.ts";
 import { LazyRequest } from "./lazy-request.ts";
 import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
+import { giveBack } from "./pool.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
   abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
@@ -294,13 +295,19 @@ export class Exchange {
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
     if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
-    const parts = LazyResponse.parts(response);
+    const parts = LazyResponse.take(response);
     out.stdout(encodeHead(parts ?? response, this.role === "authorizer"));
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
     if (parts !== null) {
       // Text or bytes nobody read: written as they are, no stream.
       const content = parts.body;
-      if (content !== null && !skipBody) out.stdout(typeof content === "string" ? encodeText(content) : content);
+      if (typeof content === "string") {
+        if (!skipBody) out.stdout(encodeText(content));
+      } else if (content !== null) {
+        const sent = parts.lent ? () => giveBack(content) : undefined;
+        if (!skipBody) out.stdout(content, sent);
+        else sent?.();
+      }
       out.endStdout();
       return this.#finish(0);
     }
@@ -310,8 +317,9 @@ export class Exchange {
       out.endStdout();
       return this.#finish(0);
     }
-    const reader = (this.#reader = body.getReader());
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     try {
+      reader = this.#reader = body.getReader(); // throws for a body already read (a Response returned twice)
       for (;;) {
         const next = reader.read();
         // A chunk (or error) already queued in the stream settles the read within a microtask
@@ -339,7 +347,7 @@ export class Exchange {
         }
       }
     } catch (err) {
-      reader.cancel(err).catch(() => {});
+      reader?.cancel(err).catch(() => {});
       if (this.#aborted || this.ended) return this.#finish(1);
       if (!out.flushed) {
         // Nothing left yet: the web server can still get a clean 500.

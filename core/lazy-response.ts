@@ -7,6 +7,7 @@
 // with a response (reading or cloning it, passing it to the runtime) first builds the runtime's
 // Response from the same parts and delegates to it.
 
+import { lend } from "./pool.ts";
 import { TOKEN } from "./request.ts";
 import type { HeaderPairs } from "./response.ts";
 
@@ -31,6 +32,8 @@ export interface ResponseParts {
   /** A Headers, or the pairs a plain-object init gave (a Headers is made of them only when asked for). */
   headers: Headers | HeaderPairs;
   readonly body: string | Uint8Array | null;
+  /** The body is a buffer from pool.ts: give it back once the socket is done with it. */
+  readonly lent: boolean;
 }
 
 /** A value a Headers keeps as it is: bytes up to 0xFF, no NUL, CR or LF, no whitespace to trim. */
@@ -66,14 +69,13 @@ function plainHeaders(init: unknown, type: string | undefined): HeaderPairs | nu
 
 /** The parts kept lazily, or null when the runtime's Response must check or take the arguments. */
 function partsOf(body: unknown, init: ResponseInit | null | undefined, textType = TEXT_TYPE): ResponseParts | null {
-  let bytes: string | Uint8Array | null;
+  let bytes: string | Uint8Array | null; // the app's bytes: copied below, once the rest passed
   if (body === null || body === undefined) bytes = null;
   else if (typeof body === "string") bytes = body;
   else if (ArrayBuffer.isView(body)) {
     if (!(body.buffer instanceof ArrayBuffer)) return null; // shared memory: the runtimes disagree, let it decide
-    // A copy, as the Fetch API takes one.
-    bytes = body instanceof Uint8Array ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
-  } else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body.slice(0));
+    bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  } else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
   else return null; // streams, Blob, FormData, URLSearchParams…
   if (init !== undefined && init !== null && typeof init !== "object") return null;
   // Only a missing field takes the default: null is converted (and mostly refused) by the runtime.
@@ -85,7 +87,12 @@ function partsOf(body: unknown, init: ResponseInit | null | undefined, textType 
   if (bytes !== null && NULL_BODY_STATUS.has(status)) return null;
   const type = typeof bytes === "string" ? textType : undefined;
   const headers = plainHeaders(init?.headers, type) ?? typedHeaders(init?.headers, type);
-  return { status, statusText, headers, body: bytes };
+  if (bytes === null || typeof bytes === "string") return { status, statusText, headers, body: bytes, lent: false };
+  // A copy, as the Fetch API takes one; a large one into a reused buffer.
+  const copy = lend(bytes.length);
+  if (copy === null) return { status, statusText, headers, body: new Uint8Array(bytes), lent: false };
+  copy.set(bytes);
+  return { status, statusText, headers, body: copy, lent: true };
 }
 
 function typedHeaders(init: HeadersInit | undefined, type: string | undefined): Headers {
@@ -97,6 +104,8 @@ function typedHeaders(init: HeadersInit | undefined, type: string | undefined): 
 export class LazyResponse {
   #parts: ResponseParts | null;
   #native: Response | null = null;
+  /** The worker took the parts and wrote the body (which may be back in the pool by now). */
+  #sent = false;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
     link();
@@ -108,7 +117,14 @@ export class LazyResponse {
   #real(): Response {
     if (this.#native === null) {
       const p = this.#parts!;
-      this.#native = new (native())(p.body as BodyInit | null, { status: p.status, statusText: p.statusText, headers: p.headers as HeadersInit });
+      const init = { status: p.status, statusText: p.statusText, headers: p.headers as HeadersInit };
+      if (this.#sent && p.body !== null) {
+        // Its body went to the web server: used, as the runtime's would be after the worker read it.
+        this.#native = new (native())(new Uint8Array(0), init);
+        this.#native.body!.getReader().cancel().catch(() => {});
+      } else {
+        this.#native = new (native())(p.body as BodyInit | null, init);
+      }
       this.#parts = null;
     }
     return this.#native;
@@ -119,10 +135,16 @@ export class LazyResponse {
     return typeof value === "object" && value !== null && #parts in value ? value.#real() as T : value;
   }
 
-  /** The parts, if nothing made the runtime's Response yet (the worker then writes them directly). */
-  static parts(response: unknown): ResponseParts | null {
+  /**
+   * The parts, for the worker to write directly, if nothing made the runtime's Response yet; once
+   * only, as a body can be read once. A lent body must be given back (pool.ts) once it is written.
+   */
+  static take(response: unknown): ResponseParts | null {
     // A brand check: instanceof LazyResponse holds for the runtime's responses too.
-    return typeof response === "object" && response !== null && #parts in response ? response.#parts : null;
+    if (typeof response !== "object" || response === null || !(#parts in response) || response.#sent) return null;
+    const parts = response.#parts;
+    if (parts !== null) response.#sent = true;
+    return parts;
   }
 
   static json(data: unknown, init?: ResponseInit): Response {
@@ -180,7 +202,7 @@ export class LazyResponse {
     return this.#real().body;
   }
   get bodyUsed(): boolean {
-    return this.#native?.bodyUsed ?? false;
+    return this.#native?.bodyUsed ?? (this.#sent && this.#parts!.body !== null);
   }
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.#real().arrayBuffer();
@@ -210,7 +232,7 @@ let linked = false;
 /**
  * Puts the runtime's Response under LazyResponse: `instanceof Response` and Response.prototype
  * checks hold, and anything the runtime adds to Response is inherited. Before this, only
- * LazyResponse.parts() may be used (the worker calls it on every response).
+ * LazyResponse.take() may be used (the worker calls it on every response).
  */
 function link(): void {
   if (linked) return;

@@ -8,8 +8,9 @@ import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeE
 import { cut, encodeText } from "./slab.ts";
 
 export interface Sink {
-  write(chunk: Uint8Array): void | Promise<void>;
-  writev(chunks: readonly Uint8Array[]): void | Promise<void>;
+  /** `sent`, if given, is called once the socket no longer holds the bytes (maybe never). */
+  write(chunk: Uint8Array, sent?: () => void): void | Promise<void>;
+  writev(chunks: readonly Uint8Array[], sent?: () => void): void | Promise<void>;
 }
 
 /** Queued bytes of one stream, to be cut into records of at most 65535 bytes; `size` 0 = the stream's end record. */
@@ -24,6 +25,8 @@ export class Output {
   #sink: Sink;
   #runs: Run[] = [];
   #size = 0;
+  /** Callbacks of queued content that wants to know when the socket is done with it. */
+  #sent: (() => void)[] | null = null;
   #endRecord = false;
   #appStatus = 0;
   #protocolStatus = 0;
@@ -41,7 +44,11 @@ export class Output {
     return this.#size;
   }
 
-  stdout(content: Uint8Array): void {
+  /** Queues response bytes; `sent`, if given, is called once nothing holds them any more (maybe never). */
+  stdout(content: Uint8Array, sent?: () => void): void {
+    if (sent === undefined) return this.#stream(Type.STDOUT, content);
+    if (this.ended) return sent();
+    (this.#sent ??= []).push(sent);
     this.#stream(Type.STDOUT, content);
   }
 
@@ -78,6 +85,9 @@ export class Output {
     if (this.ended) return;
     this.#runs = [];
     this.#size = 0;
+    const sent = this.#sent;
+    this.#sent = null;
+    if (sent !== null) for (const f of sent) f();
   }
 
   /** Writes what is queued; a Promise means the socket is full and the caller should wait. */
@@ -120,8 +130,11 @@ export class Output {
     this.#runs = [];
     this.#size = 0;
     this.flushed = true;
+    const sent = this.#sent;
+    this.#sent = null;
+    const done = sent === null ? undefined : sent.length === 1 ? sent[0] : () => { for (const f of sent) f(); };
     // A large body alternates record headers with views of it: those go out in one writev.
-    return chunks.length === 1 ? this.#sink.write(chunks[0]) : this.#sink.writev(chunks);
+    return chunks.length === 1 ? this.#sink.write(chunks[0], done) : this.#sink.writev(chunks, done);
   }
 
   #stream(type: number, content: Uint8Array): void {

@@ -11,10 +11,15 @@ export interface RemoteAddr {
 export interface Conn {
   /** Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading. */
   readonly readable: AsyncIterable<Uint8Array>;
-  /** Queues bytes in order; returns a Promise only when the caller should wait (backpressure). */
-  write(chunk: Uint8Array): void | Promise<void>;
-  /** Optional: several chunks at once, where the runtime can send them in one system call (writev). */
-  writev?(chunks: readonly Uint8Array[]): void | Promise<void>;
+  /**
+   * Queues bytes in order; returns a Promise only when the caller should wait (backpressure).
+   * `sent`, if given, is called once the runtime no longer reads `chunk` (handed to the kernel):
+   * the core then reuses the buffer. An adapter that cannot tell never calls it, which is safe;
+   * calling it early is not.
+   */
+  write(chunk: Uint8Array, sent?: () => void): void | Promise<void>;
+  /** Optional: several chunks at once, where the runtime can send them in one system call (writev); `sent` as for write, for all of them. */
+  writev?(chunks: readonly Uint8Array[], sent?: () => void): void | Promise<void>;
   /**
    * Sends what is queued, then shuts the write side (FIN). Reading goes on: the connection is
    * released when the peer closes too (the readable ends) or on destroy().

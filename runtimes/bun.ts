@@ -48,6 +48,8 @@ class BunConn implements Conn {
   readonly remote: RemoteAddr;
   #socket: BunSocket;
   #queue: Uint8Array[] = [];
+  /** Each queued chunk's `sent` callback, or undefined. */
+  #sent: ((() => void) | undefined)[] = [];
   #drain: Promise<void> | null = null;
   #drained: (() => void) | null = null;
   #endWhenFlushed = false;
@@ -68,16 +70,16 @@ class BunConn implements Conn {
     });
   }
 
-  write(chunk: Uint8Array): void | Promise<void> {
+  write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {
     if (this.#closed) return;
-    if (this.#queue.length > 0) {
-      this.#queue.push(chunk);
-      return this.#waitDrain();
+    if (this.#queue.length === 0) {
+      const n = this.#socket.write(chunk);
+      if (n === chunk.length) return sent?.(); // the kernel has all of it
+      if (n < 0) return this.onClose(); // closed
+      chunk = chunk.subarray(n);
     }
-    const n = this.#socket.write(chunk);
-    if (n === chunk.length) return;
-    if (n < 0) return this.onClose(); // closed
-    this.#queue.push(chunk.subarray(n));
+    this.#queue.push(chunk);
+    this.#sent.push(sent);
     return this.#waitDrain();
   }
 
@@ -97,6 +99,7 @@ class BunConn implements Conn {
         return;
       }
       q.shift();
+      this.#sent.shift()?.();
     }
     this.#release();
     if (this.#endWhenFlushed) this.#socket.shutdown();
@@ -105,6 +108,7 @@ class BunConn implements Conn {
   onClose(): void {
     this.#closed = true;
     this.#queue = [];
+    this.#sent = [];
     this.#release();
     this.readable.end();
     this.#released.release();

@@ -68,6 +68,8 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
   #conn: DenoConn;
   #buf = new Uint8Array(READ_FIRST);
   #queue: Uint8Array[] = [];
+  /** Each queued chunk's `sent` callback, or undefined. */
+  #sent: ((() => void) | undefined)[] = [];
   #queued = 0;
   #writing = false;
   #closing = false;
@@ -111,9 +113,10 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     return { value: undefined, done: true };
   }
 
-  write(chunk: Uint8Array): void | Promise<void> {
+  write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {
     if (this.#closed || this.#closing) return;
     this.#queue.push(chunk);
+    this.#sent.push(sent);
     this.#queued += chunk.length;
     if (!this.#writing) this.#pump();
     if (this.#queued > WRITE_HIGH_WATER) return (this.#drain ??= new Promise((r) => (this.#drained = r)));
@@ -124,7 +127,9 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     try {
       while (this.#queue.length > 0) {
         const chunk = this.#queue.shift()!;
+        const sent = this.#sent.shift();
         for (let off = 0; off < chunk.length;) off += await this.#conn.write(chunk.subarray(off));
+        sent?.(); // the write op is done with the bytes
         this.#queued -= chunk.length;
         if (this.#queued <= WRITE_HIGH_WATER) this.#release();
       }
@@ -156,6 +161,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
 
   destroy(): void {
     this.#queue = [];
+    this.#sent = [];
     this.#shut();
   }
 
@@ -163,6 +169,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#sent = [];
     this.#release();
     try {
       this.#conn.close();

@@ -35,20 +35,23 @@ export class NodeConn implements Conn {
     socket.on("close", () => this.readable.end());
   }
 
-  write(chunk: Uint8Array): void | Promise<void> {
+  // Node calls a write's callback once libuv is done with the bytes, also when the socket was
+  // destroyed meanwhile (with an error): either way nothing reads them any more.
+  write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {
     const socket = this.#socket;
     if (!socket.writable) return;
-    if (socket.write(chunk)) return;
+    if (socket.write(chunk, sent)) return;
     return this.#waitDrain();
   }
 
   /** Corked, so that Node hands them to the kernel in one writev. */
-  writev(chunks: readonly Uint8Array[]): void | Promise<void> {
+  writev(chunks: readonly Uint8Array[], sent?: () => void): void | Promise<void> {
     const socket = this.#socket;
     if (!socket.writable) return;
     socket.cork();
     let room = true;
-    for (const chunk of chunks) room = socket.write(chunk);
+    const last = chunks.length - 1;
+    for (let i = 0; i <= last; i++) room = socket.write(chunks[i], i === last ? sent : undefined);
     socket.uncork();
     if (!room) return this.#waitDrain();
   }

@@ -313,7 +313,7 @@ for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const
         s.on("close", () => resolve(got));
       });
       console.log(JSON.stringify({ before, afterConnection, after: undici(), answered: answer.includes("http://h/x"),
-        lazy: typeof Response.parts === "function", wrapped: Request.name === "Request" && Object.getPrototypeOf(Request) !== Function.prototype }));
+        lazy: typeof Response.take === "function", wrapped: Request.name === "Request" && Object.getPrototypeOf(Request) !== Function.prototype }));
       await server.close();
     `;
     const out = JSON.parse(execFileSync(rt.bin, ["--input-type=module", "-e", script], { encoding: "utf8" }));

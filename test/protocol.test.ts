@@ -2,6 +2,9 @@
 // Rule IDs (F*, G*, C*, S*) are those of notes/fastcgi.md.
 
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T,
@@ -366,6 +369,46 @@ for (const rt of runtimes()) for (const lazy of [false, true]) {
       assert.equal(all, "data: 1\n\ndata: 2\n\ndata: 3\n\n");
       c.close();
     });
+
+    test("a Response returned twice: its body goes out once, the second request gets a 500 and a log line", async () => {
+      const first = await fetchRaw(addr, "GET", "/same-response");
+      assert.equal(first.status, 200);
+      assert.equal(first.body.length, 20000);
+      const second = await fetchRaw(addr, "GET", "/same-response");
+      assert.equal(second.status, 500);
+      assert.match(second.end.stderr, /response body failed/);
+      assert.equal((await fetchRaw(addr, "GET", "/hello")).text, "hello");
+    });
+  });
+}
+
+/** Checks a /big?seed= body: n bytes of "abc…z" shifted by seed. */
+function assertPattern(body: Uint8Array, n: number, seed: number): void {
+  assert.equal(body.length, n);
+  for (let i = 0; i < n; i++) if (body[i] !== 97 + ((i + seed) % 26)) assert.fail(`byte ${i} is ${body[i]}, not of the body with seed ${seed}`);
+}
+
+// The lazy Response copies a large bytes body into a buffer from core/pool.ts, which is reused
+// once the socket is done with it. On a Unix socket that the client does not read, the worker's
+// write of 1 MiB stays pending: the bodies served meanwhile must not take that buffer.
+for (const rt of runtimes()) {
+  test(`${rt.name}: a pooled response body the socket still holds is not reused by the next responses`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchcgi-pool-"));
+    const w = await startWorker(rt, [APP, "--listen", `unix:${path.join(dir, "w.sock")}`]);
+    try {
+      const N = 1 << 20;
+      const slow = await RawConn.connect(w.address);
+      slow.socket.pause();
+      slow.send(requestBytes(1, "GET", `/big?n=${N}&seed=1`));
+      await sleep(300);
+      for (let seed = 2; seed < 6; seed++) assertPattern((await fetchRaw(w.address, "GET", `/big?n=${N}&seed=${seed}`)).body, N, seed);
+      slow.socket.resume();
+      assertPattern(parseCgi((await slow.response(1)).stdout).body, N, 1);
+      slow.close();
+    } finally {
+      await w.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 
