@@ -23,6 +23,16 @@ for (const rt of runtimes()) {
       assert.deepEqual(report.diffs, []);
     });
 
+    test("a body read by arrayBuffer(), bytes(), text() or json() gives what the runtime's Request gives, and is used after", () => {
+      const b = c.bodyRead as { diffs: { name: string }[]; text: unknown; json: unknown; hasBytes: boolean };
+      // Deno's own Request leaves a body whose stream errored unused (readable again, clonable);
+      // the Fetch standard, Node's and Bun's Request and the lazy one have it used.
+      assert.deepEqual(b.diffs.filter((d) => !(rt.name === "deno" && d.name === "an error")), []);
+      assert.equal(b.text, '{"b":2}');
+      assert.deepEqual(b.json, { a: [1, "é"] });
+      assert.equal(b.hasBytes, true, "bytes() exactly where the runtime's Request has it");
+    });
+
     test("a header the runtime refuses is dropped and reported when the real Request is built", () => {
       assert.deepEqual(c.badHeader, [[["x-ok", "1"]], true]);
     });
