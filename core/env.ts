@@ -9,7 +9,8 @@ import type { Params } from "./types.ts";
 
 interface Layout {
   readonly names: readonly string[];
-  readonly build: (values: readonly string[]) => Record<string, string>;
+  /** null for names that take plainEnv's rules (a repeated name, `__proto__`): known, not compiled again. */
+  readonly build: ((values: readonly string[]) => Record<string, string>) | null;
   /** [position, header name] of each header param (isHeaderParam). */
   readonly headers: readonly (readonly [number, string])[];
 }
@@ -31,7 +32,7 @@ export interface BuiltParams {
 
 export function buildParams(names: string[], values: string[]): BuiltParams {
   const layout = layoutFor(names);
-  if (layout === null) return { env: Object.freeze(plainEnv(names, values)), headers: null };
+  if (layout === null || layout.build === null) return { env: Object.freeze(plainEnv(names, values)), headers: null };
   const headers: [string, string][] = [];
   for (const [at, name] of layout.headers) headers.push([name, values[at]]);
   return { env: Object.freeze(layout.build(values)), headers };
@@ -69,9 +70,9 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** A layout for distinct names; null when a name repeats or is `__proto__` (those take plainEnv's rules). */
+/** A layout for the names; one without `build` when a name repeats or is `__proto__`; null where code generation is refused. */
 function compile(names: readonly string[]): Layout | null {
-  if (new Set(names).size !== names.length || names.includes("__proto__")) return null;
+  if (new Set(names).size !== names.length || names.includes("__proto__")) return { names: names.slice(), build: null, headers: [] };
   const headers: [number, string][] = [];
   names.forEach((name, at) => {
     if (isHeaderParam(name)) headers.push([at, headerName(name)]);
