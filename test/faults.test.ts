@@ -199,6 +199,30 @@ for (const rt of runtimes()) {
     });
   });
 
+  // The advice of docs/reliability.md: with --max-conns under the descriptor limit the worker
+  // refuses the excess itself, logged, on every runtime (Bun would spin a core at EMFILE).
+  test(`${rt.name}: --max-conns under the descriptor limit: the excess is refused and logged, never EMFILE`, async () => {
+    const w = await startWorker(rt, [FAULTS_APP, "--listen", ":0", "--max-conns", "20"], { launcher: ["prlimit", "--nofile=64:64"] });
+    const conns: RawConn[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const c = await RawConn.connect(w.address);
+        c.send(requestBytes(1, "GET", "/hello", { keepConn: true }));
+        conns.push(c);
+      }
+      await waitFor(() => conns.every((c) => c.closed || c.ends(1).length > 0), 5000, "every connection served or refused");
+      assert.equal(conns.filter((c) => c.ends(1).length > 0).length, 20);
+      assert.match(w.log(), /connection refused: 20 connections open \(maxConns\)/);
+      assert.doesNotMatch(w.log(), /Too many open files|EMFILE/);
+      for (const c of conns) c.close();
+      await sleep(300);
+      assert.equal((await fetchRaw(w.address, "GET", "/hello")).text, "hello");
+    } finally {
+      for (const c of conns) c.close();
+      await w.stop();
+    }
+  });
+
   describe(`request timeout on ${rt.name}`, () => {
     let w: WorkerProc;
     let addr: string;
