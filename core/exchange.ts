@@ -7,13 +7,13 @@ import { buildParams } from "./env.ts";
 import { LazyRequest } from "./lazy-request.ts";
 import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
-import { giveBack } from "./pool.ts";
+import { encodeLent, giveBack } from "./pool.ts";
 import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import {
   abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
 } from "./request.ts";
 import { encodeHead, textResponse } from "./response.ts";
-import { encodeText } from "./slab.ts";
+import { encodeText, MAX_CUT } from "./slab.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
 
 export interface Settings {
@@ -302,7 +302,9 @@ export class Exchange {
       // Text or bytes nobody read: written as they are, no stream.
       const content = parts.body;
       if (typeof content === "string") {
-        if (!skipBody) out.stdout(encodeText(content));
+        const lent = skipBody || content.length <= MAX_CUT ? null : encodeLent(content);
+        if (lent !== null) out.stdout(lent, () => giveBack(lent));
+        else if (!skipBody) out.stdout(encodeText(content));
       } else if (content !== null) {
         const sent = parts.lent ? () => giveBack(content) : undefined;
         if (!skipBody) out.stdout(content, sent);

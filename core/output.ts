@@ -5,7 +5,8 @@
 // written for the id after it (F31, G9).
 
 import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeEndRequest, writeHeader } from "./records.ts";
-import { cut, encodeText } from "./slab.ts";
+import { giveBack, lend } from "./pool.ts";
+import { cut, encodeText, MAX_CUT } from "./slab.ts";
 
 export interface Sink {
   /** `sent`, if given, is called once the socket no longer holds the bytes (maybe never). */
@@ -108,7 +109,9 @@ export class Output {
     walk(runs, () => (small += HEADER_LEN), (piece) => {
       if (piece.length < VIEW_FROM) small += piece.length;
     });
-    const buf = cut(small);
+    const lent = small > MAX_CUT ? lend(small) : null; // given back once sent, with the rest
+    if (lent !== null) (this.#sent ??= []).push(() => giveBack(lent));
+    const buf = lent ?? cut(small);
     const chunks: Uint8Array[] = [];
     let offset = 0;
     let from = 0; // start of the part of buf not yet handed out

@@ -6,8 +6,8 @@
 // app (they hold output only), so nothing can detach them.
 
 const SLAB_SIZE = 32 * 1024;
-/** Larger buffers get their own allocation: cutting them would waste the rest of a slab. */
-const MAX_CUT = 4 * 1024;
+/** Larger buffers get their own allocation (or one from pool.ts): cutting them would waste the rest of a slab. */
+export const MAX_CUT: number = 4 * 1024;
 
 let slab = new Uint8Array(0);
 let at = 0;

@@ -388,20 +388,21 @@ function assertPattern(body: Uint8Array, n: number, seed: number): void {
   for (let i = 0; i < n; i++) if (body[i] !== 97 + ((i + seed) % 26)) assert.fail(`byte ${i} is ${body[i]}, not of the body with seed ${seed}`);
 }
 
-// The lazy Response copies a large bytes body into a buffer from core/pool.ts, which is reused
-// once the socket is done with it. On a Unix socket that the client does not read, the worker's
-// write of 1 MiB stays pending: the bodies served meanwhile must not take that buffer.
-for (const rt of runtimes()) {
-  test(`${rt.name}: a pooled response body the socket still holds is not reused by the next responses`, async () => {
+// Output buffers from core/pool.ts (the lazy Response's copy of a bytes body, a long text body as
+// UTF-8, the records of a streamed body's 64 KiB flushes) are reused once the socket is done with
+// them. On a Unix socket that the client does not read, the worker's write of 1 MiB stays
+// pending: the bodies served meanwhile must not take its buffers.
+for (const rt of runtimes()) for (const [kind, query] of [["bytes", ""], ["text", "&text=1"], ["a stream of 8 KiB chunks", "&chunk=8192"]]) {
+  test(`${rt.name}: a pooled response body (${kind}) the socket still holds is not reused by the next responses`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchcgi-pool-"));
     const w = await startWorker(rt, [APP, "--listen", `unix:${path.join(dir, "w.sock")}`]);
     try {
       const N = 1 << 20;
       const slow = await RawConn.connect(w.address);
       slow.socket.pause();
-      slow.send(requestBytes(1, "GET", `/big?n=${N}&seed=1`));
+      slow.send(requestBytes(1, "GET", `/big?n=${N}&seed=1${query}`));
       await sleep(300);
-      for (let seed = 2; seed < 6; seed++) assertPattern((await fetchRaw(w.address, "GET", `/big?n=${N}&seed=${seed}`)).body, N, seed);
+      for (let seed = 2; seed < 6; seed++) assertPattern((await fetchRaw(w.address, "GET", `/big?n=${N}&seed=${seed}${query}`)).body, N, seed);
       slow.socket.resume();
       assertPattern(parseCgi((await slow.response(1)).stdout).body, N, 1);
       slow.close();

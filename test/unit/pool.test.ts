@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { giveBack, lend } from "../../core/pool.ts";
+import { encodeLent, giveBack, lend } from "../../core/pool.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-test("pool: sizes from 16 KiB to 4 MiB, in power-of-two buffers; others are not pooled", () => {
-  assert.equal(lend(16 * KiB - 1), null);
+test("pool: sizes from 4 KiB to 4 MiB, in power-of-two buffers; others are not pooled", () => {
+  assert.equal(lend(4 * KiB - 1), null);
   assert.equal(lend(4 * MiB + 1), null);
-  for (const [n, size] of [[16 * KiB, 16 * KiB], [16 * KiB + 1, 32 * KiB], [256 * KiB, 256 * KiB], [300000, 512 * KiB], [4 * MiB, 4 * MiB]]) {
+  for (const [n, size] of [[4 * KiB, 4 * KiB], [16 * KiB, 16 * KiB], [16 * KiB + 1, 32 * KiB], [256 * KiB, 256 * KiB], [300000, 512 * KiB], [4 * MiB, 4 * MiB]]) {
     const v = lend(n)!;
     assert.equal(v.length, n);
     assert.equal(v.byteOffset, 0);
@@ -36,4 +36,30 @@ test("pool: buffers it did not lend are ignored, and it keeps at most 16 MiB fre
   let reused = 0;
   for (let i = 0; i < 40; i++) if (back.has(lend(1 * MiB)!.buffer)) reused++;
   assert.equal(reused, 16);
+});
+
+test("pool: a size that filled the free budget gives way to the sizes in use now", () => {
+  const big = Array.from({ length: 20 }, () => lend(1 * MiB)!);
+  for (const v of big) giveBack(v); // 16 MiB of 1 MiB buffers kept
+  const seen = new Set<ArrayBufferLike>();
+  let reused = 0;
+  for (let i = 0; i < 50; i++) {
+    const v = lend(128 * KiB)!;
+    if (seen.has(v.buffer)) reused++;
+    seen.add(v.buffer);
+    giveBack(v);
+  }
+  assert.equal(reused, 49, "128 KiB buffers given back must be kept, in place of 1 MiB ones");
+  assert.ok(big.some((v) => lend(1 * MiB)!.buffer === v.buffer), "the 1 MiB buffers are not all gone");
+});
+
+test("pool: encodeLent is TextEncoder.encode for long text, ASCII or not; short or huge text is not pooled", () => {
+  const utf8 = new TextEncoder();
+  for (const text of ["a".repeat(5000), "é".repeat(5000), "x".repeat(9000) + "€", "😀".repeat(2500) + "z"]) {
+    const bytes = encodeLent(text)!;
+    assert.deepEqual(bytes, utf8.encode(text));
+    giveBack(bytes);
+  }
+  assert.equal(encodeLent("a".repeat(4095)), null);
+  assert.equal(encodeLent("a".repeat(4 * MiB + 1)), null);
 });
