@@ -9,6 +9,7 @@
 // this also wraps the global `fetch` and `Request` to hand them the real one. A copy of either
 // taken before the install (at the app's module scope, say) would get the lazy one and throw.
 
+import { concat } from "./records.ts";
 import { buildRequest, LazySignal, TOKEN } from "./request.ts";
 
 /**
@@ -150,7 +151,7 @@ export class LazyRequest {
 /** UTF-8 decode as the body mixin's text() does: a leading BOM dropped, bad bytes as U+FFFD. */
 const utf8 = new TextDecoder();
 
-/** All of a body stream's bytes in one buffer of their own. */
+/** All of a body stream's bytes in one buffer of their own (a lone chunk is a view into a read buffer). */
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -161,13 +162,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
     chunks.push(r.value);
     size += r.value.length;
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return chunks.length === 1 ? new Uint8Array(chunks[0]) : concat(chunks, size);
 }
 
 let linked = false;

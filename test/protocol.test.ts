@@ -370,6 +370,18 @@ for (const rt of runtimes()) for (const lazy of [false, true]) {
       c.close();
     });
 
+    test("request.arrayBuffer(), bytes(), text() and json() give the body, exactly, and leave it used", async () => {
+      const body = '{"k":"vé"}';
+      for (const as of ["arrayBuffer", "bytes", "text", "json"]) {
+        const j = JSON.parse((await fetchRaw(addr, "POST", `/read?as=${as}`, { body })).text);
+        if (j.absent) continue; // bytes() on Node 20
+        if (as === "json") assert.deepEqual(j.text, { k: "vé" });
+        else assert.equal(j.text, body, as);
+        if (as === "arrayBuffer" || as === "bytes") assert.equal(j.length, enc.encode(body).length, `${as}: a buffer of the body's size`);
+        assert.equal(j.used, true, `${as}: bodyUsed`);
+      }
+    });
+
     test("a Response returned twice: its body goes out once, the second request gets a 500 and a log line", async () => {
       const first = await fetchRaw(addr, "GET", "/same-response");
       assert.equal(first.status, 200);
