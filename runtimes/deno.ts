@@ -160,9 +160,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
   }
 
   destroy(): void {
-    this.#queue = [];
-    this.#sent = [];
-    this.#shut();
+    this.#shut(); // drops what is queued
   }
 
   #shut(): void {

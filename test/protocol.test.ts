@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import {
   baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T,
 } from "./lib/fcgi.ts";
+import { pattern } from "./lib/frontChecks.ts";
 import { APP, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
 const enc = new TextEncoder();
@@ -394,10 +395,12 @@ for (const rt of runtimes()) for (const lazy of [false, true]) {
   });
 }
 
-/** Checks a /big?seed= body: n bytes of "abc…z" shifted by seed. */
+/** Checks a /big?seed= body, naming the first byte that differs. */
 function assertPattern(body: Uint8Array, n: number, seed: number): void {
   assert.equal(body.length, n);
-  for (let i = 0; i < n; i++) if (body[i] !== 97 + ((i + seed) % 26)) assert.fail(`byte ${i} is ${body[i]}, not of the body with seed ${seed}`);
+  const want = pattern(n, seed);
+  const at = body.findIndex((b, i) => b !== want[i]);
+  assert.equal(at, -1, `byte ${at} is ${body[at]}, not of the body with seed ${seed}`);
 }
 
 // Output buffers from core/pool.ts (the lazy Response's copy of a bytes body, a long text body as

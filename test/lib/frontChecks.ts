@@ -58,9 +58,10 @@ export interface FrontSpec {
 /** Registers a check with the logs attached to its failure; `todo` marks a known bug (reported, not failing the run). */
 export type ItFn = (name: string, fn: () => Promise<void>, timeout?: number, opts?: { todo?: string }) => void;
 
-export function pattern(n: number): Uint8Array<ArrayBuffer> {
+/** The fixture app's /big body: n bytes of "abc…z" repeated, shifted by `seed`. */
+export function pattern(n: number, seed = 0): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) bytes[i] = 97 + (i % 26);
+  for (let i = 0; i < n; i++) bytes[i] = 97 + ((i + seed) % 26);
   return bytes;
 }
 
