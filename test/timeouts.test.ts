@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { begin, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, baseParams, T } from "./lib/fcgi.ts";
+import { begin, connectRefused, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, baseParams, T } from "./lib/fcgi.ts";
 import { APP, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,16 +22,6 @@ async function closedWithin(c: RawConn, ms: number): Promise<number> {
   const start = Date.now();
   await c.waitClosed(ms);
   return Date.now() - start;
-}
-
-/** A connection the worker will refuse; null when its reset beat the connect callback (seen on Bun under load). */
-async function connectRefused(address: string): Promise<RawConn | null> {
-  try {
-    return await RawConn.connect(address);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "ECONNRESET") throw err;
-    return null;
-  }
 }
 
 for (const rt of runtimes()) {

@@ -196,6 +196,16 @@ export interface Parsed {
 }
 
 /** Splits a CGI response (STDOUT) into status, headers and body. */
+/** A connection the worker may refuse; null when its reset beat the connect callback (seen on Bun under load). */
+export async function connectRefused(address: string): Promise<RawConn | null> {
+  try {
+    return await RawConn.connect(address);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ECONNRESET") throw err;
+    return null;
+  }
+}
+
 export function parseCgi(stdout: Uint8Array): Parsed {
   let end = -1;
   for (let i = 0; i + 3 < stdout.length; i++) {
