@@ -28,6 +28,7 @@ const LINGER_MS = 2000;
 export class Connection implements Host {
   readonly settings: WorkerState;
   readonly remote: RemoteAddr | undefined;
+  readonly reusesReadBuffer: boolean;
   #conn: Conn;
   #parser: RecordParser;
   #requests = new Map<number, Exchange>();
@@ -45,6 +46,7 @@ export class Connection implements Host {
     this.#conn = conn;
     this.settings = worker;
     this.remote = conn.remote;
+    this.reusesReadBuffer = conn.reusesReadBuffer === true;
     this.#parser = new RecordParser(this.#onRecord);
     this.#lastRead = worker.now;
   }

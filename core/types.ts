@@ -12,6 +12,11 @@ export interface Conn {
   /** Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading. */
   readonly readable: AsyncIterable<Uint8Array>;
   /**
+   * True when a chunk from `readable` is valid only until the next one is asked for (the adapter
+   * reads into one reused buffer): the core then copies the body pieces it keeps. Default false.
+   */
+  readonly reusesReadBuffer?: boolean;
+  /**
    * Queues bytes in order; returns a Promise only when the caller should wait (backpressure).
    * `sent`, if given, is called once the runtime no longer reads `chunk` (handed to the kernel):
    * the core then reuses the buffer. An adapter that cannot tell never calls it, which is safe;

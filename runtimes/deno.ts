@@ -65,6 +65,8 @@ function isDisconnect(err: unknown): boolean {
 class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
   readonly remote: RemoteAddr;
   readonly readable: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => this };
+  // Each read lands in #buf; the core copies only the body pieces it keeps, not params or headers.
+  readonly reusesReadBuffer = true;
   #conn: DenoConn;
   #buf = new Uint8Array(READ_FIRST);
   #queue: Uint8Array[] = [];
@@ -104,7 +106,7 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
       if (this.#closing && !this.#writing) this.#shut();
       return { value: undefined, done: true };
     }
-    const chunk = this.#buf.slice(0, n); // a copy: the buffer is reused
+    const chunk = this.#buf.subarray(0, n);
     if (n === this.#buf.length && n < READ_MAX) this.#buf = new Uint8Array(n * 2);
     return { value: chunk, done: false };
   }

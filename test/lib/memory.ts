@@ -4,12 +4,36 @@
 import { Channel } from "../../core/channel.ts";
 import type { Conn } from "../../core/types.ts";
 
+/**
+ * Hands every chunk out in one reused buffer and scribbles over it when the next is asked for,
+ * as the Deno adapter reads: whatever the core kept as a view then reads as 0xee.
+ */
+class ReusedBufferChannel extends Channel<Uint8Array> {
+  #buf = new Uint8Array(0);
+  #used = 0;
+  override async next(): Promise<IteratorResult<Uint8Array>> {
+    this.#buf.fill(0xee, 0, this.#used);
+    const r = await super.next();
+    if (r.done) return r;
+    const n = r.value.length;
+    if (n > this.#buf.length) this.#buf = new Uint8Array(n * 2);
+    this.#buf.set(r.value);
+    this.#used = n;
+    return { value: this.#buf.subarray(0, n), done: false };
+  }
+}
+
 export class MemoryConn implements Conn {
-  readonly readable: Channel<Uint8Array> = new Channel<Uint8Array>();
+  readonly readable: Channel<Uint8Array>;
+  readonly reusesReadBuffer: boolean;
   writes: Uint8Array[] = [];
   closed = false;
   /** When set, write() answers with this promise: the socket is full. */
   full: Promise<void> | null = null;
+  constructor(opts: { reuseReadBuffer?: boolean } = {}) {
+    this.reusesReadBuffer = opts.reuseReadBuffer === true;
+    this.readable = this.reusesReadBuffer ? new ReusedBufferChannel() : new Channel<Uint8Array>();
+  }
   write(chunk: Uint8Array): void | Promise<void> {
     this.writes.push(chunk.slice()); // the core may reuse its buffers
     return this.full ?? undefined;

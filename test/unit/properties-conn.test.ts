@@ -91,3 +91,41 @@ test("F21: a GET_VALUES cut inside its last pair still answers the names read be
   const [r] = readRecords(out).records;
   assert.deepEqual(readPairs(r.content).map(([n, v]) => [dec.decode(n), dec.decode(v)]), [["FCGI_MAX_CONNS", "7"]]);
 });
+
+test("a connection that reuses its read buffer (as Deno's does) still gives every handler its exact body, however split and however late it reads", async () => {
+  const later = () => new Promise((r) => setImmediate(r));
+  const handler = async (request: Request) => {
+    for (let i = 0; i < 3; i++) await later(); // every chunk has been read, and its buffer reused, by now
+    if (new URL(request.url).searchParams.has("stream")) {
+      const parts: Uint8Array[] = [];
+      for await (const part of request.body ?? []) parts.push(part);
+      return new Response(Buffer.concat(parts));
+    }
+    return new Response(await request.arrayBuffer());
+  };
+  const workers = [false, true].map((lazyRequest) => new Worker(handler, { log: () => {}, lazyRequest }));
+  const body = fc.oneof(fc.nat(300), fc.constantFrom(65535, 65536, 70000)).chain((n) => fc.nat().map((s) => fill(n, s)));
+  const req = fc.record({ body, cuts: splits, stream: fc.boolean() });
+  await checkAsync(fc.asyncProperty(fc.array(req, { minLength: 1, maxLength: 3 }), splits, fc.nat(1), async (reqs, socketCuts, w) => {
+    const bytes = Buffer.concat(reqs.map((r, i) => Buffer.concat([
+      encodeBeginRequest(i + 1, 1, KEEP_CONN),
+      streamRecords(Type.PARAMS, i + 1, encodePairs([
+        ["REQUEST_METHOD", "POST"], ["REQUEST_URI", r.stream ? "/?stream" : "/"], ["HTTP_HOST", "x"], ["CONTENT_LENGTH", String(r.body.length)],
+      ]), "bytes"),
+      streamRecords(Type.STDIN, i + 1, r.body, r.cuts),
+    ])));
+    const conn = new MemoryConn({ reuseReadBuffer: true });
+    workers[w].serveConn(conn);
+    for (const c of split(bytes, socketCuts)) conn.readable.push(c);
+    await settle(() => readRecords(conn.output).records.filter((r) => r.type === Type.END_REQUEST).length === reqs.length, 5000);
+    conn.close();
+    const records = readRecords(conn.output).records;
+    reqs.forEach((r, i) => {
+      const stdout = Buffer.concat(records.filter((x) => x.type === Type.STDOUT && x.id === i + 1).map((x) => x.content));
+      const at = stdout.indexOf("\r\n\r\n");
+      assert.ok(at > 0);
+      assert.doesNotMatch(stdout.subarray(0, at).toString(), /^Status: (?!200)/m);
+      assert.ok(Buffer.from(r.body).equals(stdout.subarray(at + 4)), `request ${i + 1}: body of ${r.body.length} bytes came back changed`);
+    });
+  }), RUNS / 3);
+});
