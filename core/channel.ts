@@ -10,12 +10,23 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   #error: unknown = null;
   #full = false;
   #highWater: number;
+  /** What is queued, in the units of `size` (items, by default). */
+  #queued = 0;
+  #size?: (value: T) => number;
   #onFull?: () => void;
   #onDrain?: () => void;
   #onReturn?: () => void;
 
-  constructor(highWater: number = Infinity, hooks: { onFull?: () => void; onDrain?: () => void; onReturn?: () => void } = {}) {
+  /**
+   * `onFull` is called once what is queued reaches `highWater`, `onDrain` once the consumer has
+   * taken it down to half; what is queued is counted in items, or with `size` (bytes, say).
+   */
+  constructor(
+    highWater: number = Infinity,
+    hooks: { onFull?: () => void; onDrain?: () => void; onReturn?: () => void; size?: (value: T) => number } = {},
+  ) {
     this.#highWater = highWater;
+    this.#size = hooks.size;
     this.#onFull = hooks.onFull;
     this.#onDrain = hooks.onDrain;
     this.#onReturn = hooks.onReturn;
@@ -30,7 +41,8 @@ export class Channel<T> implements AsyncIterableIterator<T> {
       return;
     }
     this.#queue.push(value);
-    if (!this.#full && this.#queue.length >= this.#highWater) {
+    this.#queued += this.#size ? this.#size(value) : 1;
+    if (!this.#full && this.#queued >= this.#highWater) {
       this.#full = true;
       this.#onFull?.();
     }
@@ -58,7 +70,8 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#queue.length > 0) {
       const value = this.#queue.shift()!;
-      if (this.#full && this.#queue.length <= this.#highWater >> 1) {
+      this.#queued -= this.#size ? this.#size(value) : 1;
+      if (this.#full && this.#queued <= this.#highWater / 2) {
         this.#full = false;
         this.#onDrain?.();
       }
@@ -76,6 +89,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   return(): Promise<IteratorResult<T>> {
     this.#done = true;
     this.#queue = [];
+    this.#queued = 0;
     this.#onReturn?.();
     return Promise.resolve({ value: undefined, done: true });
   }

@@ -6,7 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
 interface BunSocket {
@@ -41,7 +41,6 @@ async function kindOf(path: string): Promise<PathKind> {
   }
 }
 
-const READ_QUEUE = 16;
 
 class BunConn implements Conn {
   readonly readable: Channel<Uint8Array>;
@@ -63,7 +62,8 @@ class BunConn implements Conn {
       ? { address: "", family: "unix" }
       : { address, port: socket.remotePort, family: address.includes(":") ? "IPv6" : "IPv4" };
     if (!unix) socket.setNoDelay?.(true);
-    this.readable = new Channel<Uint8Array>(READ_QUEUE, {
+    this.readable = new Channel<Uint8Array>(READ_QUEUE_BYTES, {
+      size: byteLength,
       onFull: () => socket.pause?.(),
       onDrain: () => socket.resume?.(),
       onReturn: () => socket.resume?.(),

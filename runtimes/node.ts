@@ -6,10 +6,8 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
-import { clearStaleSocket, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
+import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
 
-/** Chunks queued before the socket is paused. */
-const READ_QUEUE = 16;
 
 export class NodeConn implements Conn {
   readonly readable: Channel<Uint8Array>;
@@ -24,7 +22,8 @@ export class NodeConn implements Conn {
       ? { address: socket.remoteAddress ?? "", port: socket.remotePort, family: family === "IPv6" ? "IPv6" : "IPv4" }
       : { address: "", family: "unix" };
     if (family) socket.setNoDelay(true);
-    this.readable = new Channel<Uint8Array>(READ_QUEUE, {
+    this.readable = new Channel<Uint8Array>(READ_QUEUE_BYTES, {
+      size: byteLength,
       onFull: () => socket.pause(),
       onDrain: () => socket.resume(),
       onReturn: () => socket.resume(),

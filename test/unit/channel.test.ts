@@ -111,6 +111,25 @@ test("onFull when the queue reaches highWater, onDrain when it falls to half", a
   assert.deepEqual(calls, ["full", "drain", "full"]);
 });
 
+test("with size, highWater counts what the items weigh (bytes), not how many they are", async () => {
+  const calls: string[] = [];
+  const c = new Channel<Uint8Array>(100, { size: (b) => b.length, onFull: () => calls.push("full"), onDrain: () => calls.push("drain") });
+  c.push(new Uint8Array(60));
+  assert.deepEqual(calls, []);
+  c.push(new Uint8Array(40)); // 100 bytes
+  assert.deepEqual(calls, ["full"]);
+  c.push(new Uint8Array(10)); // 110
+  await c.next(); // 50 left = half
+  assert.deepEqual(calls, ["full", "drain"]);
+  c.push(new Uint8Array(200)); // one heavy item fills it at once
+  assert.deepEqual(calls, ["full", "drain", "full"]);
+  await c.next(); // 210 left
+  await c.next(); // 200 left
+  assert.deepEqual(calls, ["full", "drain", "full"]);
+  await c.next(); // empty
+  assert.deepEqual(calls, ["full", "drain", "full", "drain"]);
+});
+
 test("items handed straight to a waiting consumer do not count towards highWater", async () => {
   let full = 0;
   const c = new Channel<number>(1, { onFull: () => full++ });
