@@ -63,7 +63,9 @@ class CountingConn implements Conn {
   }
 }
 
-const BATCH = 64; // requests in flight at once, ids 1..64, as 64 busy connections would have
+// Requests in flight at once, ids 1..BATCH, in one chunk, as 64 busy connections would have; BATCH=1
+// is one request per read, as a web server sends them one at a time (per-read costs then count).
+const BATCH = Number(process.env.BATCH ?? 64);
 const cases: [string, Uint8Array, FetchHandler][] = [];
 const APP = "./app.js"; // plain JS without types, shared with the other contenders
 const app = ((await import(APP)) as { default: { fetch: FetchHandler } }).default;
