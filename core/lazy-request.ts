@@ -159,7 +159,11 @@ export class LazyRequest {
 /** UTF-8 decode as the body mixin's text() does: a leading BOM dropped, bad bytes as U+FFFD. */
 const utf8 = new TextDecoder();
 
-/** All of a body stream's bytes in one buffer of their own (a lone chunk is a view into a read buffer). */
+/**
+ * All of a body stream's bytes in one buffer of their own. A lone chunk is usually a view into a
+ * read buffer, and copied; one that spans its whole buffer is already a copy (the Deno adapter's
+ * body pieces) and is handed out as it is.
+ */
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -170,7 +174,9 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
     chunks.push(r.value);
     size += r.value.length;
   }
-  return chunks.length === 1 ? new Uint8Array(chunks[0]) : concat(chunks, size);
+  if (chunks.length !== 1) return concat(chunks, size);
+  const only = chunks[0];
+  return only.byteOffset === 0 && only.byteLength === only.buffer.byteLength ? only : new Uint8Array(only);
 }
 
 let linked = false;
