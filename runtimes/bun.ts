@@ -41,7 +41,6 @@ async function kindOf(path: string): Promise<PathKind> {
   }
 }
 
-
 class BunConn implements Conn {
   readonly readable: Channel<Uint8Array>;
   readonly remote: RemoteAddr;
