@@ -92,18 +92,21 @@ export async function upload(address: string, uri: string, size: number): Promis
     const n = Math.min(0xffff, size - sent);
     const ok = s.write(n === 0xffff ? full : record(T.STDIN, 1, new Uint8Array(n).fill(117)));
     sent += n;
-    if (!ok) {
-      await new Promise<void>((r) => {
-        const go = () => {
-          s.off("drain", go);
-          s.off("close", go);
-          r();
-        };
-        s.on("drain", go);
-        s.on("close", go);
-      });
-    }
+    if (!ok) await drained(s);
   }
   s.write(record(T.STDIN, 1));
   return done;
+}
+
+/** Resolves once `s` can take more (or is closed), without leaving listeners behind. */
+export function drained(s: net.Socket): Promise<void> {
+  return new Promise<void>((r) => {
+    const go = () => {
+      s.off("drain", go);
+      s.off("close", go);
+      r();
+    };
+    s.on("drain", go);
+    s.on("close", go);
+  });
 }

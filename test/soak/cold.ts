@@ -15,7 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { MiB, rss, rssPeak } from "../lib/proc.ts";
 import { freePort } from "../lib/server.ts";
-import { download, upload } from "../lib/transfer.ts";
+import { download, drained, upload } from "../lib/transfer.ts";
 import { ROOT, runtimes, type Runtime, startWorker } from "../lib/workers.ts";
 
 const APP = path.join(ROOT, "test/fixtures/faults.js");
@@ -131,17 +131,7 @@ function httpMove(port: number, dir: Direction): Promise<void> {
       const chunk = Buffer.alloc(64 * 1024, 117);
       for (let sent = 0; sent < BYTES && !s.destroyed; sent += chunk.length) {
         const last = BYTES - sent < chunk.length ? chunk.subarray(0, BYTES - sent) : chunk;
-        if (!s.write(last)) {
-          await new Promise<void>((r) => {
-            const go = () => {
-              s.off("drain", go);
-              s.off("close", go);
-              r();
-            };
-            s.on("drain", go);
-            s.on("close", go);
-          });
-        }
+        if (!s.write(last)) await drained(s);
       }
     });
   });
