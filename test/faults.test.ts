@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -161,7 +162,8 @@ for (const rt of runtimes()) {
 
   test(`${rt.name}: a handler that never reads its body: the worker stops reading at --body-buffer, plus its read queue`, async (t) => {
     // A Unix socket, whose kernel buffers are small and fixed (TCP's grow to megabytes).
-    const sock = path.join(tmpDir(), "w.sock");
+    const dir = tmpDir();
+    const sock = path.join(dir, "w.sock");
     const w = await startWorker(rt, [FAULTS_APP, "--listen", `unix:${sock}`]);
     const s = net.connect(sock);
     try {
@@ -186,6 +188,7 @@ for (const rt of runtimes()) {
     } finally {
       s.destroy();
       await w.stop(200); // the handler waits on an abort the paused connection does not see (lighttpd's todo)
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
