@@ -8,20 +8,17 @@
 //   npm run soak:cold -- [--runs 3] [--runtimes node24,bun] [--bytes 1073741824] [--no-doc]
 
 import { type ChildProcess, spawn } from "node:child_process";
-import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { MiB, rss, rssPeak } from "../lib/proc.ts";
-import { freePort } from "../lib/server.ts";
+import { writeSection } from "../lib/report.ts";
+import { canConnect, freePort } from "../lib/server.ts";
 import { download, drained, upload } from "../lib/transfer.ts";
 import { ROOT, runtimes, type Runtime, startWorker } from "../lib/workers.ts";
 
 const APP = path.join(ROOT, "test/fixtures/faults.js");
-const DOC = path.join(ROOT, "docs/reliability.md");
-const START = "<!-- cold:start -->";
-const END = "<!-- cold:end -->";
 
 const { values: opt } = parseArgs({
   options: {
@@ -81,11 +78,7 @@ async function httpWay(rt: Runtime): Promise<Server> {
 async function waitListening(port: number, proc: ChildProcess, log: () => string): Promise<void> {
   for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
     if (proc.exitCode !== null) throw new Error(`HTTP server exited: ${log()}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => resolve(!!s.destroy()));
-      s.once("error", () => resolve(false));
-    });
-    if (up) return;
+    if (await canConnect(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`HTTP server not listening on ${port}: ${log()}`);
@@ -137,20 +130,27 @@ function httpMove(port: number, dir: Direction): Promise<void> {
   });
 }
 
+interface Run {
+  /** RSS just before the transfer. */
+  cold: number;
+  growth: number;
+  mibs: number;
+}
+
 /** Growth of one fresh process over one transfer, and the rate. */
-async function once(start: () => Promise<Server>, dir: Direction): Promise<{ cold: number; growth: number; mibs: number }> {
+async function once(start: () => Promise<Server>, dir: Direction): Promise<Run> {
   const server = await start();
   try {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const cold = rss(server.pid);
     const watch = rssPeak(server.pid);
     const t0 = Date.now();
+    let peak: number;
     try {
       await server.move(dir);
     } finally {
-      watch.stop();
+      peak = watch.stop();
     }
-    const peak = watch.stop();
     return { cold, growth: peak - cold, mibs: BYTES / MiB / ((Date.now() - t0) / 1000) };
   } finally {
     await server.stop();
@@ -167,9 +167,7 @@ interface Row {
   rt: string;
   way: string;
   dir: Direction;
-  cold: number;
-  growths: number[];
-  mibs: number;
+  runs: Run[];
 }
 
 const wanted = opt.runtimes?.split(",");
@@ -180,30 +178,28 @@ const rows: Row[] = [];
 for (const rt of list) {
   for (const dir of ["up", "down"] as const) {
     const ways: [string, () => Promise<Server>][] = [["fetchcgi", () => fetchcgi(rt)], [HTTP_NAMES[rt.name] ?? "node:http + @hono/node-server", () => httpWay(rt)]];
-    const got = ways.map(([way]) => ({ rt: rt.name, way, dir, cold: 0, growths: [] as number[], mibs: 0 }));
-    const rates: number[][] = ways.map(() => []);
-    const colds: number[][] = ways.map(() => []);
+    const these = ways.map(([way]): Row => ({ rt: rt.name, way, dir, runs: [] }));
+    rows.push(...these);
     // Interleaved, so that a slow moment of the machine falls on both.
     for (let i = 0; i < RUNS; i++) {
-      for (const [k, [, start]] of ways.entries()) {
+      for (const [k, [way, start]] of ways.entries()) {
         const r = await once(start, dir);
-        got[k].growths.push(r.growth);
-        rates[k].push(r.mibs);
-        colds[k].push(r.cold);
-        console.error(`cold ${rt.name} ${got[k].way} ${dir}: ${mb(r.cold)} MiB cold, +${mb(r.growth)} MiB, ${r.mibs.toFixed(0)} MiB/s`);
+        these[k].runs.push(r);
+        console.error(`cold ${rt.name} ${way} ${dir}: ${mb(r.cold)} MiB cold, +${mb(r.growth)} MiB, ${r.mibs.toFixed(0)} MiB/s`);
       }
     }
-    got.forEach((g, k) => rows.push({ ...g, cold: median(colds[k]), mibs: median(rates[k]) }));
   }
 }
 
 const table = [
   "| runtime | server | direction | RSS MiB before | growth MiB, median (each run) | MiB/s |",
   "|---|---|---|---:|---|---:|",
-  ...rows.map((r) => `| ${r.rt} | ${r.way} | ${r.dir === "up" ? "upload" : "download"} | ${mb(r.cold)} | **${mb(median(r.growths))}** (${r.growths.map(mb).join(", ")}) | ${r.mibs.toFixed(0)} |`),
+  ...rows.map((r) => {
+    const of = (key: keyof Run) => r.runs.map((run) => run[key]);
+    return `| ${r.rt} | ${r.way} | ${r.dir === "up" ? "upload" : "download"} | ${mb(median(of("cold")))} | **${mb(median(of("growth")))}** (${of("growth").map(mb).join(", ")}) | ${median(of("mibs")).toFixed(0)} |`;
+  }),
 ];
 const text = [
-  START,
   "## Large transfers from a cold start",
   "",
   `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC with \`npm run soak:cold -- --runs ${RUNS}\`, on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}) shared with other jobs.`,
@@ -217,14 +213,6 @@ const text = [
   "after a first transfer of the same size for that reason; the table shows what a cold process does, next to the HTTP way.",
   "",
   ...table,
-  END,
 ].join("\n");
-if (!opt["no-doc"]) {
-  let doc = fs.readFileSync(DOC, "utf8");
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a >= 0 && b > a) doc = doc.slice(0, a) + text + doc.slice(b + END.length);
-  else doc = doc.replace("\n## Out of file descriptors", `\n${text}\n\n## Out of file descriptors`);
-  fs.writeFileSync(DOC, doc);
-}
+if (!opt["no-doc"]) writeSection("cold", text);
 console.log(text);

@@ -17,15 +17,13 @@ import { parseArgs } from "node:util";
 import { startNginx, nginxUser } from "../lib/nginx.ts";
 import { fdCount, MiB, rss, rssPeak, transferSlack } from "../lib/proc.ts";
 import { fetchRaw } from "../lib/fcgi.ts";
+import { writeSection } from "../lib/report.ts";
 import { download, upload } from "../lib/transfer.ts";
 import { ROOT, runtimes, type Runtime, startWorker, tmpDir, type WorkerProc } from "../lib/workers.ts";
 
 const APP = path.join(ROOT, "test/fixtures/faults.js");
 const CONF = path.join(ROOT, "examples/nginx.conf");
 const LUA = path.join(import.meta.dirname, "count.lua");
-const DOC = path.join(ROOT, "docs/reliability.md");
-const START = "<!-- soak:start -->";
-const END = "<!-- soak:end -->";
 
 const { values: opt } = parseArgs({
   options: {
@@ -243,7 +241,6 @@ function section(results: Result[], started: Date, minutes: number): string {
     return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${r.quarters.map(mb).join(", ")} (${pct(loadDrift(r.quarters))}) | ${mb(r.rssEnd)} (${pct((r.rssEnd - r.quarters[3]) / r.quarters[3])}) | ${mb(r.rssWarm)} | ${mb(r.heapWarm)} → ${mb(r.heapEnd)} | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
   });
   return [
-    START,
     "## Soak",
     "",
     `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes.toFixed(0)} min, with \`npm run soak -- --requests ${REQUESTS}\`` +
@@ -271,17 +268,7 @@ function section(results: Result[], started: Date, minutes: number): string {
     "| runtime | requests (kept-alive + churn) | req/s kept-alive | p99 ms kept-alive | non-2xx | socket errors | RSS MiB at 25/50/75/100 % of the kept-alive run (drift) | RSS MiB idle after the churn (vs 100 %) | RSS MiB idle after the warm-up | JS heap MiB after full GC, warm → end | fds warm → end | upload peak MiB warm / measured | download peak MiB warm / measured | result |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
-    END,
   ].join("\n");
-}
-
-function writeDoc(text: string): void {
-  let doc = fs.existsSync(DOC) ? fs.readFileSync(DOC, "utf8") : "# Reliability\n";
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a >= 0 && b > a) doc = doc.slice(0, a) + text + doc.slice(b + END.length);
-  else doc = doc.replace(/\n*$/, "\n\n") + text + "\n";
-  fs.writeFileSync(DOC, doc);
 }
 
 const wanted = opt.runtimes?.split(",");
@@ -294,6 +281,6 @@ for (const rt of list) {
   log(rt, r.failures.length ? `FAIL: ${r.failures.join("; ")}` : "pass");
 }
 const text = section(results, started, (Date.now() - started.getTime()) / 60000);
-if (!opt["no-doc"]) writeDoc(text);
+if (!opt["no-doc"]) writeSection("soak", text);
 console.log(text);
 process.exitCode = results.some((r) => r.failures.length) ? 1 : 0;
