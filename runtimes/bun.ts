@@ -6,6 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
+import { DescriptorWatch } from "./descriptors.ts";
 import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
@@ -139,10 +140,12 @@ class BunConn implements Conn {
 export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
   const conns = new Channel<BunConn>();
   const unix = address.kind !== "tcp";
+  const watch = new DescriptorWatch(log); // Bun.listen has no accept error callback
   const socket = {
     binaryType: "uint8array",
     open(s: BunSocket) {
       s.data = new BunConn(s, unix);
+      watch.opened();
       conns.push(s.data);
     },
     data(s: BunSocket, chunk: Uint8Array) {
@@ -155,7 +158,9 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
       s.data.readable.end();
     },
     close(s: BunSocket) {
-      s.data?.onClose();
+      if (!s.data) return;
+      watch.closed();
+      s.data.onClose();
     },
     error(s: BunSocket, err: Error) {
       if (s.data) s.data.readable.fail(err);

@@ -6,6 +6,7 @@ import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
+import { DescriptorWatch } from "./descriptors.ts";
 import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
 
 
@@ -83,10 +84,17 @@ export class NodeConn implements Conn {
   }
 }
 
-/** A net.Server as a Listener. */
-export function serverListener(server: net.Server, address: string): Listener {
+/** A net.Server as a Listener; `watch` (Node) is told of every connection that opens and closes. */
+export function serverListener(server: net.Server, address: string, watch?: DescriptorWatch): Listener {
   const conns = new Channel<NodeConn>();
-  server.on("connection", (socket: net.Socket) => conns.push(new NodeConn(socket)));
+  const closed = watch && (() => watch.closed());
+  server.on("connection", (socket: net.Socket) => {
+    if (watch) {
+      watch.opened();
+      socket.once("close", closed!);
+    }
+    conns.push(new NodeConn(socket));
+  });
   return {
     address,
     close: async () => {
@@ -125,12 +133,13 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
         resolve();
       });
     }));
-  // Accept errors (EMFILE...) must not stop the worker: log them; libuv keeps accepting.
+  // Accept errors must not stop the worker: log them; libuv keeps accepting. It never reports
+  // EMFILE (it closes the excess itself), which the DescriptorWatch logs instead.
   server.on("error", (err) => log("error", `accept failed: ${err.message}`));
   let name = formatAddress(address);
   const bound = server.address();
   if (address.kind === "tcp" && bound && typeof bound === "object") name = formatAddress({ ...address, port: bound.port });
-  return serverListener(server, name);
+  return serverListener(server, name, new DescriptorWatch(log));
 }
 
 /** Starts a FastCGI worker for `app` on this runtime. */
