@@ -3,6 +3,7 @@
 //   node dist/cli.js APP --listen ADDR · bun cli.ts APP … · deno run -A cli.ts APP …
 
 import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
+import { wrapGlobals } from "./core/lazy-request.ts";
 import { host } from "./runtimes/host.ts";
 
 const VERSION = "0.1.0";
@@ -50,9 +51,9 @@ Options:
                            default: a third of a small answer's CPU; see README, "Lazy Response")
   --no-lazy-response       keep the runtime's own Response
   --lazy-request           give the handler a lazy Request: the runtime's is built only when
-                           the handler asks for more than url, method or signal (default on
-                           Node; wraps the global fetch and Request; see README, "Lazy Request")
-  --no-lazy-request        build the runtime's Request for every request (default on Bun and Deno)
+                           the handler asks for more than url, method or signal (the default;
+                           wraps the global fetch and Request; see README, "Lazy Request")
+  --no-lazy-request        build the runtime's Request for every request
   -h, --help               this text
   -v, --version            the version
 
@@ -113,10 +114,10 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
   }
   options.allow ??= webServerAddrs();
-  // The process is ours: the lazy Response is the default (as @hono/node-server's), and on Node
-  // the lazy Request too (README, "Lazy Request": why not on Bun and Deno).
+  // The process is ours: the lazy Response and the lazy Request are the default (as
+  // @hono/node-server's lazy Response is).
   options.lazyResponse ??= true;
-  options.lazyRequest ??= runtime === "node";
+  options.lazyRequest ??= true;
   return { app, options: options as ServeOptions };
 }
 
@@ -161,6 +162,9 @@ async function main(): Promise<void> {
   if (parsed.help) return void console.log(HELP);
   if (parsed.version) return void console.log(VERSION);
   if (!parsed.app) fail("missing APP (the module to serve)");
+  // Before the app loads, so that the fetch and Request it and its libraries take are the ones a
+  // lazy Request can be given to (Node's Request only with the first request: it loads undici).
+  if (parsed.options.lazyRequest) wrapGlobals(runtime !== "node");
   const app = await loadApp(parsed.app);
   let server;
   try {

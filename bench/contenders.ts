@@ -38,13 +38,13 @@ const CLI_TS = path.join(ROOT, "cli.ts");
 const PHP_APP = path.join(ROOT, "bench/php/app.php");
 
 export const CONTENDERS: Contender[] = [
-  { name: "fetchcgi-node20", kind: "fcgi", runtime: "node20", keepConn: true, describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js; the lazy Request and Response, the CLI's default on Node)", command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }) },
-  { name: "fetchcgi-node24", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 (dist/cli.js; the lazy Request and Response, the CLI's default on Node)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }) },
+  { name: "fetchcgi-node20", kind: "fcgi", runtime: "node20", keepConn: true, describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }) },
+  { name: "fetchcgi-node24", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 (dist/cli.js; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }) },
   { name: "fetchcgi-node24-native", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 with --no-lazy-request --no-lazy-response (the runtime's own Request and Response)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l, "--no-lazy-request", "--no-lazy-response"] }) },
-  { name: "fetchcgi-bun", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun (bun cli.ts; the lazy Response, the CLI's default)", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l] }) },
-  { name: "fetchcgi-deno", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno (deno run -A cli.ts; the lazy Response, the CLI's default)", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l] }) },
-  { name: "fetchcgi-bun-lazy", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun with --lazy-request (opt-in there): the lazy Request and Response", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l, "--lazy-request"] }) },
-  { name: "fetchcgi-deno-lazy", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno with --lazy-request (opt-in there): the lazy Request and Response", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l, "--lazy-request"] }) },
+  { name: "fetchcgi-bun", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun (bun cli.ts; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l] }) },
+  { name: "fetchcgi-deno", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno (deno run -A cli.ts; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l] }) },
+  { name: "fetchcgi-bun-runtime-request", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun with --no-lazy-request: the runtime's Request, the lazy Response", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l, "--no-lazy-request"] }) },
+  { name: "fetchcgi-deno-runtime-request", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno with --no-lazy-request: the runtime's Request, the lazy Response", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l, "--no-lazy-request"] }) },
   { name: "go-fcgi", kind: "fcgi", runtime: "go", keepConn: true, describe: "Go net/http/fcgi (bench/go)", command: (l, ctx) => ({ cmd: ctx.goApp, args: [l] }) },
   {
     name: "php-fpm", kind: "fcgi", runtime: "php", keepConn: false, params: { SCRIPT_FILENAME: PHP_APP },

@@ -2,7 +2,7 @@
 // Request → handler → Response → records, on a memory connection. Prints CPU µs per request for
 // a few handlers, so a change to the hot path can be judged on each runtime in seconds:
 //   node bench/inproc.ts · bun bench/inproc.ts · deno run -A bench/inproc.ts
-// LAZY=1: --lazy-response --lazy-request (the CLI's default on Node); LAZY=response or
+// LAZY=1: --lazy-response --lazy-request (the CLI's default); LAZY=response or
 // LAZY=request: just one of them.
 
 import { Channel } from "../core/channel.ts";

@@ -1,14 +1,16 @@
 // The handler's Request, made only when the handler asks for more than its url, method or signal
-// (option lazyRequest; the CLI's default on Node). The runtime's Request costs about 7 µs on Node
+// (option lazyRequest; the CLI's default). The runtime's Request costs about 7 µs on Node
 // 24 and 12 on Deno with a web server's usual headers (bench/inproc.ts), a quarter of a small
 // answer, and a handler that routes on the URL alone never needs it. Anything else asked of a
 // lazy one (headers, body, clone(), any property of the runtime's Request.prototype, util.inspect)
 // builds the runtime's Request once, from the same parts, and delegates to it.
 //
-// The runtime's fetch() and Request constructor read a Request's private state, so installing
-// this also wraps the global `fetch` and `Request` to hand them the real one. A copy of either
-// taken before the install (at the app's module scope, say) would get the lazy one and throw.
+// The runtime's fetch() and Request constructor read a Request's private state, so the global
+// `fetch` and `Request` are wrapped to hand them the real one, and so are Deno's Cache methods. A
+// copy of either taken before the wrap would get the lazy one and throw: the CLI wraps them before
+// it loads the app (wrapGlobals), bar Node's Request, which is wrapped with the first request.
 
+import { wrapArgument } from "./lazy-response.ts";
 import { concat } from "./records.ts";
 import { buildRequest, LazySignal, TOKEN } from "./request.ts";
 
@@ -20,7 +22,13 @@ const NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 
 /** The runtime's Request, taken on first need (on Node that loads undici). */
 let Native: typeof Request | undefined;
-const native = (): typeof Request => (Native ??= globalThis.Request);
+function native(): typeof Request {
+  if (Native === undefined) {
+    const global = globalThis.Request; // once wrapped, reading it makes the wrapper, which sets Native
+    Native ??= global;
+  }
+  return Native;
+}
 
 /** The URL as a Request serializes it, or null for one left to the runtime (unparsable, credentials). */
 function plainHref(url: string): string | null {
@@ -221,17 +229,69 @@ function link(): void {
   Object.setPrototypeOf(proto, global.prototype);
 }
 
-let installed = false;
+/**
+ * Wraps the global `fetch` and, unless `request` is false, the global `Request`, so that a lazy
+ * Request given to either is the real one to the runtime. The CLI calls it before it loads the app,
+ * so that copies the app or its libraries take are the wrappers. Taking `fetch` costs nothing on
+ * any runtime; a `Request` the runtime defines lazily (a getter: Deno, Node 20) is wrapped when it
+ * is first read, as it would have loaded then (2 MiB on Deno). Node 24 must pass false: even
+ * reading its Request's descriptor loads undici (17 MiB), so installLazyRequest() wraps it later.
+ */
+export function wrapGlobals(request = true): void {
+  wrapFetch();
+  if (request) wrapRequest();
+}
 
 /**
- * Wraps the global `Request` and `fetch` so that a lazy Request passed to either is the real one
- * to the runtime. Idempotent; the Worker calls it with its first request when lazyRequest is on.
+ * Everything a lazy Request needs of the globals: wrapGlobals() and Deno's Cache methods.
+ * Idempotent; the Worker calls it with its first request when lazyRequest is on.
  */
 export function installLazyRequest(): void {
-  if (installed) return;
-  installed = true;
-  const Base = native();
+  wrapGlobals();
+  wrapCache();
+}
+
+const defineGlobal = (name: string, value: unknown, enumerable = false) =>
+  Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable, value });
+
+let fetchWrapped = false;
+
+function wrapFetch(): void {
+  if (fetchWrapped) return;
+  fetchWrapped = true;
   const nativeFetch = globalThis.fetch;
+  if (typeof nativeFetch !== "function") return;
+  defineGlobal("fetch", function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    return nativeFetch(LazyRequest.real(input) as RequestInfo, init);
+  });
+}
+
+let requestWrapped = false;
+
+function wrapRequest(): void {
+  if (requestWrapped) return;
+  requestWrapped = true;
+  const d = Object.getOwnPropertyDescriptor(globalThis, "Request");
+  if (d === undefined) return;
+  const get = d.get;
+  if (get === undefined) return void defineGlobal("Request", requestWrapper(d.value), d.enumerable);
+  // The runtime's getter may define the property itself (Node 20's does): ours defines it after.
+  Object.defineProperty(globalThis, "Request", {
+    configurable: true, enumerable: d.enumerable,
+    get() {
+      const wrapper = requestWrapper(get.call(globalThis) as typeof Request);
+      defineGlobal("Request", wrapper, d.enumerable);
+      return wrapper;
+    },
+    set(value: unknown) {
+      defineGlobal("Request", value, d.enumerable);
+    },
+  });
+}
+
+/** A subclass of the runtime's Request that takes a lazy Request as its input. */
+function requestWrapper(Base: typeof Request): typeof Request {
+  Native ??= Base;
   class Request extends Base {
     constructor(input: RequestInfo | URL, init?: RequestInit) {
       super(LazyRequest.real(input) as RequestInfo, init);
@@ -244,17 +304,21 @@ export function installLazyRequest(): void {
     }
   }
   Object.defineProperty(Request, "name", { value: "Request" }); // a bundler may rename the class
-  const define = (name: string, value: unknown) =>
-    Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable: false, value });
-  define("Request", Request);
-  if (typeof nativeFetch === "function") {
-    define("fetch", function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-      return nativeFetch(LazyRequest.real(input) as RequestInfo, init);
-    });
-  }
   if (linked) {
-    // Linked before the install (a LazyRequest made first): move it under the wrapper.
-    Object.defineProperty(LazyRequest.prototype, "constructor", { value: Request });
+    // Linked before the wrap (a LazyRequest made first): move it under the wrapper.
+    Object.defineProperty(LazyRequest.prototype, "constructor", { configurable: true, writable: true, enumerable: false, value: Request });
     Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
   }
+  return Request;
+}
+
+let cacheWrapped = false;
+
+/** Deno's Cache checks for its own Request: each method that takes one gets the real one. */
+function wrapCache(): void {
+  if (cacheWrapped) return;
+  cacheWrapped = true;
+  const proto = (globalThis as unknown as { Cache?: { prototype: Record<string, unknown> } }).Cache?.prototype;
+  const real = LazyRequest.real as (value: unknown) => unknown;
+  for (const name of ["put", "match", "delete", "keys"]) wrapArgument(proto, name, 0, real);
 }

@@ -256,31 +256,38 @@ export function installLazyResponse(): void {
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
+ * Replaces `owner[name]` with a method that passes its argument `at` through `convert` (a
+ * Promise's value too: the streaming compiles take a Promise of a Response). Assigned, so that the
+ * property keeps its attributes (Bun's HTMLRewriter transform is not configurable); a read-only
+ * one is left as it is.
+ */
+export function wrapArgument(owner: Record<string, unknown> | undefined, name: string, at: number, convert: (value: unknown) => unknown): void {
+  const original = owner?.[name];
+  if (typeof original !== "function") return;
+  const wrapped = {
+    [name](this: unknown, ...args: unknown[]) {
+      const arg = args[at];
+      args[at] = arg instanceof Promise ? arg.then(convert) : convert(arg);
+      return (original as Method).apply(this, args);
+    },
+  }[name];
+  try {
+    owner![name] = wrapped;
+  } catch {
+    // read-only
+  }
+}
+
+/**
  * WebAssembly's streaming compiles (Bun, Deno), Bun's HTMLRewriter and Deno's Cache refuse a lazy
  * Response (they check for the runtime's internals): each is wrapped to pass them the runtime's.
  * Prototype methods are patched in place, so copies of the classes get it too.
  */
 function wrapConsumers(): void {
   const g = globalThis as unknown as Record<string, { prototype?: Record<string, unknown> } & Record<string, unknown> | undefined>;
-  const wrap = (owner: Record<string, unknown> | undefined, name: string, at: number) => {
-    const original = owner?.[name];
-    if (typeof original !== "function") return;
-    const wrapped = {
-      [name](this: unknown, ...args: unknown[]) {
-        const arg = args[at];
-        // The streaming compiles also take a Promise of a Response.
-        args[at] = arg instanceof Promise ? arg.then(LazyResponse.real) : LazyResponse.real(arg);
-        return (original as Method).apply(this, args);
-      },
-    }[name];
-    try {
-      owner![name] = wrapped; // an assignment keeps the property's attributes (Bun's transform is not configurable)
-    } catch {
-      // read-only: left as it is
-    }
-  };
-  wrap(g.WebAssembly, "compileStreaming", 0);
-  wrap(g.WebAssembly, "instantiateStreaming", 0);
-  wrap(g.HTMLRewriter?.prototype, "transform", 0);
-  wrap(g.Cache?.prototype, "put", 1);
+  const real = LazyResponse.real as (value: unknown) => unknown;
+  wrapArgument(g.WebAssembly, "compileStreaming", 0, real);
+  wrapArgument(g.WebAssembly, "instantiateStreaming", 0, real);
+  wrapArgument(g.HTMLRewriter?.prototype, "transform", 0, real);
+  wrapArgument(g.Cache?.prototype, "put", 1, real);
 }

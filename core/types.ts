@@ -118,9 +118,10 @@ export interface WorkerOptions {
   /**
    * Give the handler a lazy Request (core/lazy-request.ts): its url, method and signal cost
    * nothing more, and the runtime's Request is built only when anything else is asked of it
-   * (about 7 µs on Node, 12 on Deno). Also wraps the global `fetch` and `Request` so that they
-   * accept it; a copy of either taken before the first request does not. Default false (the
-   * CLI's default: true on Node).
+   * (about 7 µs on Node, 12 on Deno). Also wraps the global `fetch` and `Request` with the first
+   * request so that they accept it; a copy of either taken before does not, unless wrapGlobals()
+   * ran before it was taken (the CLI calls it before it loads the app). Default false (the CLI's
+   * default: true).
    */
   lazyRequest?: boolean;
   /** TCP peers allowed to connect: IPs and CIDRs, IPv4 and IPv6 (FCGI_WEB_SERVER_ADDRS). Default: any. Unix sockets are not filtered. */

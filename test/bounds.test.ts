@@ -284,7 +284,7 @@ for (const rt of runtimes()) {
 
 // Node loads undici (about 17 MiB) on the first touch of Request or Response. A worker that has
 // served nothing must not have loaded it: pools keep idle workers (issue 4: idle RSS). The lazy
-// objects (the CLI's default on Node) are installed with the first request for that reason, not
+// objects (the CLI's default) are installed with the first request for that reason, not
 // with a connection that sends nothing (a health check): taking the runtime's Response or Request
 // loads undici, even reading the global's property descriptor on Node 24.
 for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const lazy of [false, true]) {
@@ -294,6 +294,7 @@ for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const
       const core = await import(${JSON.stringify(path.join(ROOT, "dist/core/mod.js"))});
       const net = await import("node:net");
       const undici = () => process.moduleLoadList.some((m) => m.includes("undici"));
+      if (${lazy}) core.wrapGlobals(false); // as the CLI does before it loads the app
       const server = serve({ fetch: (request) => new Response(request.url) }, { listen: ":0", lazyResponse: ${lazy}, lazyRequest: ${lazy} });
       await server.ready;
       const port = Number(server.address.split(":").pop());

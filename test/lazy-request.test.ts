@@ -6,8 +6,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { describe, test } from "node:test";
-import { ROOT, runtimes } from "./lib/workers.ts";
+import http from "node:http";
+import { after, before, describe, test } from "node:test";
+import { fetchRaw } from "./lib/fcgi.ts";
+import { ROOT, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
 const SCRIPT = path.join(ROOT, "test/fixtures/lazy-request-check.js");
 
@@ -53,5 +55,45 @@ for (const rt of runtimes()) {
       assert.deepEqual(c.fetch, ["POST", "/f?x=1", "lazy", "payload"]);
       assert.deepEqual(c.fetchInit, ["GET", "/g", "init", ""]);
     });
+
+    test("Deno's Cache takes a lazy Request (put, match, keys, delete)", () => {
+      assert.deepEqual(c.cache, rt.name === "deno" ? ["kept", 1, true, null] : null);
+    });
   });
 }
+
+// The CLI's default: the handler gets a lazy Request, which an app may give to a fetch or Request
+// it took when it loaded.
+const MODULE_SCOPE = path.join(ROOT, "test/fixtures/module-scope.js");
+for (const rt of runtimes()) {
+  describe(`the CLI on ${rt.name}: fetch and Request taken at an app's module scope`, () => {
+    let w: WorkerProc;
+    let upstream: http.Server;
+    let host = "";
+    before(async () => {
+      upstream = http.createServer((req, res) => res.end(`${req.method} ${req.url} ${req.headers["x-tag"]}`));
+      await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+      host = `127.0.0.1:${(upstream.address() as { port: number }).port}`;
+      w = await startWorker(rt, [MODULE_SCOPE, "--listen", ":0"]);
+    });
+    after(async () => {
+      await w.stop();
+      upstream.close();
+    });
+    const params = () => ({ HTTP_HOST: host, HTTP_X_TAG: "t1" });
+
+    test("the saved fetch sends the request itself", async () => {
+      const r = await fetchRaw(w.address, "GET", "/proxy?q=1", { params: params() });
+      assert.equal(r.text, "upstream: GET /proxy?q=1 t1");
+    });
+
+    // Node's Request is taken from the runtime by the app before the worker can wrap it (reading
+    // it loads undici, 17 MiB, which a worker does not do before its first request): README.
+    test(rt.name.startsWith("node") ? "the saved Request is the runtime's own: it refuses the lazy Request (500)" : "the saved Request copies it", async () => {
+      const r = await fetchRaw(w.address, "GET", "/copy", { params: params() });
+      if (rt.name.startsWith("node")) assert.equal(r.status, 500);
+      else assert.equal(r.text, `GET http://${host}/copy t1`);
+    });
+  });
+}
+

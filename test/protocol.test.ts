@@ -16,7 +16,7 @@ const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Every check runs twice per runtime: with the runtime's Request and Response (--no-lazy-request
-// --no-lazy-response), and with the lazy ones (the CLI's default on Node): a Request built only
+// --no-lazy-response), and with the lazy ones (the CLI's default): a Request built only
 // when the handler asks for more than url, method or signal, a Response written without a stream.
 for (const rt of runtimes()) for (const lazy of [false, true]) {
   describe(`protocol on ${rt.name}${lazy ? " with the lazy Request and Response" : ""}`, () => {
@@ -484,14 +484,13 @@ for (const rt of runtimes()) {
   });
 }
 
-// Without flags the CLI uses the lazy Response everywhere, and the lazy Request on Node only.
+// Without flags the CLI uses the lazy Response and the lazy Request on every runtime.
 for (const rt of runtimes()) {
-  const lazy = rt.name.startsWith("node");
-  test(`the CLI's default on ${rt.name}: the lazy Response, the ${lazy ? "lazy" : "runtime's"} Request`, async () => {
+  test(`the CLI's default on ${rt.name}: the lazy Response and the lazy Request`, async () => {
     const w = await startWorker(rt, [APP, "--listen", ":0"]);
     try {
       assert.equal((await fetchRaw(w.address, "GET", "/response-class")).text, "lazy");
-      assert.equal((await fetchRaw(w.address, "GET", "/request-class")).text, lazy ? "lazy" : "runtime");
+      assert.equal((await fetchRaw(w.address, "GET", "/request-class")).text, "lazy");
     } finally {
       await w.stop();
     }
