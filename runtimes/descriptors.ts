@@ -30,11 +30,12 @@ export class DescriptorWatch {
     if (++this.#open >= this.#lookAt) this.#look();
   }
 
-  closed(): void {
+  /** Bound, to be a socket's close listener as it is. */
+  readonly closed = (): void => {
     this.#open--;
     // After a warning, look at the next accept: below the limit again re-arms it.
     if (this.#warned && this.#lookAt > this.#open + 1) this.#lookAt = this.#open + 1;
-  }
+  };
 
   #look(): void {
     const fs = process.getBuiltinModule("node:fs");

@@ -87,11 +87,10 @@ export class NodeConn implements Conn {
 /** A net.Server as a Listener; `watch` (Node) is told of every connection that opens and closes. */
 export function serverListener(server: net.Server, address: string, watch?: DescriptorWatch): Listener {
   const conns = new Channel<NodeConn>();
-  const closed = watch && (() => watch.closed());
   server.on("connection", (socket: net.Socket) => {
     if (watch) {
       watch.opened();
-      socket.once("close", closed!);
+      socket.once("close", watch.closed);
     }
     conns.push(new NodeConn(socket));
   });
