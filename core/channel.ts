@@ -32,6 +32,11 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     this.#onReturn = hooks.onReturn;
   }
 
+  /** The consumer is waiting for the next item: one pushed now is taken at once, not queued. */
+  get waiting(): boolean {
+    return this.#waiter !== null;
+  }
+
   push(value: T): void {
     if (this.#done) return;
     const waiter = this.#waiter;

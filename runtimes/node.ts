@@ -13,6 +13,7 @@ import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeSe
 export class NodeConn implements Conn {
   readonly readable: Channel<Uint8Array>;
   readonly remote: RemoteAddr;
+  readonly reusesReadBuffer: boolean;
   #socket: net.Socket;
   #drain: Promise<void> | null = null;
 
@@ -29,10 +30,12 @@ export class NodeConn implements Conn {
       onDrain: () => socket.resume(),
       onReturn: () => socket.resume(),
     });
-    socket.on("data", (chunk: Uint8Array) => this.readable.push(chunk));
+    this.reusesReadBuffer = readIntoShared(socket, this.readable);
+    if (!this.reusesReadBuffer) socket.on("data", (chunk: Uint8Array) => this.readable.push(chunk));
     socket.on("end", () => this.readable.end());
     socket.on("error", (err) => this.readable.fail(err));
     socket.on("close", () => this.readable.end());
+    socket.resume(); // accepted paused (pauseOnConnect), so that the read buffer is set first
   }
 
   // Node calls a write's callback once libuv is done with the bytes, also when the socket was
@@ -84,6 +87,39 @@ export class NodeConn implements Conn {
   }
 }
 
+/**
+ * Node allocates a 64 KiB buffer for every read and shrinks it to what arrived: at 64 connections
+ * that malloc and the collections its external memory paces cost a fifth of a small request's CPU
+ * (bench/PROFILE.md). `onread` (a documented option of client sockets) reads into the caller's
+ * buffer instead; a server cannot pass it, so each accepted socket gets the same switch before its
+ * first read. One buffer serves every connection: Node runs the microtasks after each read, so the
+ * core, waiting for the chunk, is done with it (it copies what it keeps: `reusesReadBuffer`)
+ * before Node reads again. A read that comes while the core is not waiting (paused, or busy) is
+ * queued as a copy. The fields are found by their symbols' names, as net.Socket's constructor
+ * sets them; where anything is missing (Bun's and Deno's node:net), Node's own reads are kept.
+ */
+function readIntoShared(socket: net.Socket, readable: Channel<Uint8Array>): boolean {
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } })._handle;
+  if (typeof handle?.useUserBuffer !== "function" || typeof Deno !== "undefined" || process.versions.bun) return false;
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const buffer = symbols.find((s) => s.description === "kBuffer");
+  const callback = symbols.find((s) => s.description === "kBufferCb");
+  if (!buffer || !callback) return false;
+  const shared = (readBuffer ??= new Uint8Array(READ_BUFFER));
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[buffer] = shared;
+  // Returns nothing: false would stop Node reading.
+  fields[callback] = (n: number) => readable.push(readable.waiting ? shared.subarray(0, n) : shared.slice(0, n));
+  handle.useUserBuffer(shared);
+  return true;
+}
+
+/** What Node reads into at most at once (its own per-read buffers are this size too). */
+const READ_BUFFER = 64 * 1024;
+let readBuffer: Uint8Array | null = null;
+
+declare const Deno: unknown;
+
 /** A net.Server as a Listener; `watch` (Node) is told of every connection that opens and closes. */
 export function serverListener(server: net.Server, address: string, watch?: DescriptorWatch): Listener {
   const conns = new Channel<NodeConn>();
@@ -119,7 +155,7 @@ async function kindOf(path: string): Promise<PathKind> {
 export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
   // Taken here, not imported: the CLI is one file on every runtime, and node:net costs Bun and Deno
   // 4-6 MiB of idle RSS.
-  const server = process.getBuiltinModule("node:net").createServer();
+  const server = process.getBuiltinModule("node:net").createServer({ pauseOnConnect: true });
   if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
   await withSocketMode(socketMode, () =>
     new Promise<void>((resolve, reject) => {

@@ -23,6 +23,22 @@ test("push after next(): the pending next() resolves with the item", async () =>
   assert.deepEqual(await c.next(), { value: "b", done: false });
 });
 
+test("waiting: true only while a next() is pending, so an adapter knows a pushed view is taken at once", async () => {
+  const c = new Channel<number>();
+  assert.equal(c.waiting, false);
+  const p = c.next();
+  assert.equal(c.waiting, true);
+  c.push(1);
+  assert.equal(c.waiting, false);
+  c.push(2); // queued
+  assert.equal(c.waiting, false);
+  assert.deepEqual(await p, { value: 1, done: false });
+  assert.deepEqual(await c.next(), { value: 2, done: false });
+  c.next();
+  c.end();
+  assert.equal(c.waiting, false);
+});
+
 test("end(): queued items are delivered, then done (and done stays done)", async () => {
   const c = new Channel<number>();
   c.push(1);
