@@ -29,6 +29,8 @@ export interface Contender {
   /** Extra FastCGI params (PHP needs SCRIPT_FILENAME). */
   params?: Record<string, string>;
   describe: string;
+  /** The scenarios it answers, when not all (the upload included). */
+  only?: string[];
   command?(listen: string, ctx: StartContext): { cmd: string; args: string[] };
 }
 
@@ -61,7 +63,9 @@ export const CONTENDERS: Contender[] = [
   { name: "node24-http", kind: "http", runtime: "node24", keepConn: true, describe: "node:http + @hono/node-server on Node 24 (bench/http/node.js; the adapter swaps in its lazy global Request/Response)", command: (l) => ({ cmd: NODE24, args: [path.join(ROOT, "bench/http/node.js"), l] }) },
   { name: "bun-serve", kind: "http", runtime: "bun", keepConn: true, describe: "Bun.serve (bench/http/bun.js)", command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/http/bun.js"), l] }) },
   { name: "deno-serve", kind: "http", runtime: "deno", keepConn: true, describe: "Deno.serve (bench/http/deno.js)", command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/http/deno.js"), l] }) },
-  { name: "nginx-static", kind: "static", keepConn: true, describe: "nginx alone: return 200 \"Hello, World!\" (the ceiling; hello only)" },
+  { name: "floor-bun", kind: "fcgi", runtime: "bun", keepConn: true, only: ["hello"], describe: "the floor on Bun: Bun.listen answering every request with canned bytes (bench/floor; hello only)", command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/floor/bun.js"), l] }) },
+  { name: "floor-deno", kind: "fcgi", runtime: "deno", keepConn: true, only: ["hello"], describe: "the floor on Deno: Deno.listen answering every request with canned bytes (bench/floor; hello only)", command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/floor/deno.js"), l] }) },
+  { name: "nginx-static", kind: "static", keepConn: true, only: ["hello"], describe: "nginx alone: return 200 \"Hello, World!\" (the ceiling; hello only)" },
 ];
 
 /** A bare process of `runtime` (bench/idle.js), the baseline for idle RSS; null for other runtimes. */

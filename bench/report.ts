@@ -167,14 +167,22 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
     if (!x || !y) return "–";
     return `${fmt.ratio(x.cpuUsPerReq, y.cpuUsPerReq)} · ${fmt.ratio(x.rps, y.rps)}`;
   };
+  const floors = info.contenders.filter((c) => c.name.startsWith("floor-"));
   for (const f of fetchcgi) {
     const http = info.contenders.find((c) => c.kind === "http" && c.runtime === f.runtime);
     if (http && fronts.includes("nginx")) ratioRows.push([`${f.name} ÷ ${http.name} (nginx)`, ...cells.map((cell) => ratioCell("nginx", f.name, http.name, cell))]);
     for (const front of fronts) ratioRows.push([`${f.name} ÷ go-fcgi (${front})`, ...cells.map((cell) => ratioCell(front, f.name, "go-fcgi", cell))]);
+    const floor = floors.find((c) => c.runtime === f.runtime);
+    if (floor && fronts.includes("nginx")) ratioRows.push([`${f.name} ÷ ${floor.name} (nginx)`, ...cells.map((cell) => ratioCell("nginx", f.name, floor.name, cell))]);
+  }
+  // How close to the HTTP way any FastCGI worker on that runtime's sockets can come.
+  for (const floor of floors) {
+    const http = info.contenders.find((c) => c.kind === "http" && c.runtime === floor.runtime);
+    if (http && fronts.includes("nginx")) ratioRows.push([`${floor.name} ÷ ${http.name} (nginx)`, ...cells.map((cell) => ratioCell("nginx", floor.name, http.name, cell))]);
   }
   const usefulRatios = ratioRows.filter((r) => r.slice(1).some((v) => v !== "–"));
   const ratioTable = usefulRatios.length
-    ? `### Ratios: backend CPU per request · req/s (fetchcgi ÷ the other; CPU below 1 and req/s above 1 favour fetchcgi)\n\n${table(["pair", ...cells.map(label)], usefulRatios)}`
+    ? `### Ratios: backend CPU per request · req/s (the first ÷ the second; CPU below 1 and req/s above 1 favour the first)\n\n${table(["pair", ...cells.map(label)], usefulRatios)}`
     : "";
 
   const failureText = failures.length

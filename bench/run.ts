@@ -159,7 +159,7 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
           idle.push({ round, name: c.name, runtime: c.runtime, rssMiB: rssKiB(cell.pids()) / 1024 });
         }
-        const mine = c.kind === "static" ? scenarios.filter((s) => s.name === "hello") : scenarios;
+        const mine = c.only ? scenarios.filter((s) => c.only!.includes(s.name)) : scenarios;
         const target: FcgiTarget = { address: addresses.get(c.name)!, keepConn: c.keepConn, params: c.params };
         if (front) await checkAndWarm(front.url(c), mine, c);
         else for (const sc of mine) await fcgiload(go.fcgiload, target, sc.path, 16, 0.3, sc.body);
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
               }
             }
           }
-          if (withUpload && c.kind !== "static") {
+          if (withUpload && (!c.only || c.only.includes("upload"))) {
             const m = await measure(cell, f, "upload", 1, () => upload(go.fcgiload, f === "nginx" ? front!.url(c) : target, o.uploadBytes));
             const digits = String(o.uploadBytes).length; // the answer is the byte count
             push(m, { size: [digits, digits] } as Scenario);
