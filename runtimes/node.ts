@@ -100,23 +100,34 @@ export class NodeConn implements Conn {
  */
 function readIntoShared(socket: net.Socket, readable: Channel<Uint8Array>): boolean {
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } })._handle;
-  if (typeof handle?.useUserBuffer !== "function" || typeof Deno !== "undefined" || process.versions.bun) return false;
+  if (typeof handle?.useUserBuffer !== "function") return false;
+  const symbols = (userBufferSymbols ??= findUserBufferSymbols(socket));
+  if (symbols === false) return false;
+  const shared = (readBuffer ??= new Uint8Array(READ_BUFFER));
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[symbols.buffer] = shared;
+  // Returns nothing: false would stop Node reading.
+  fields[symbols.callback] = (n: number) => readable.push(readable.waiting ? shared.subarray(0, n) : shared.slice(0, n));
+  handle.useUserBuffer(shared);
+  return true;
+}
+
+/**
+ * net.Socket's user-buffer fields, module-level symbols in Node's net.js and so the same for every
+ * socket: looked up with the first connection, not with each (a web server may connect per request).
+ */
+function findUserBufferSymbols(socket: net.Socket): { buffer: symbol; callback: symbol } | false {
+  if (typeof Deno !== "undefined" || process.versions.bun) return false;
   const symbols = Object.getOwnPropertySymbols(socket);
   const buffer = symbols.find((s) => s.description === "kBuffer");
   const callback = symbols.find((s) => s.description === "kBufferCb");
-  if (!buffer || !callback) return false;
-  const shared = (readBuffer ??= new Uint8Array(READ_BUFFER));
-  const fields = socket as unknown as Record<symbol, unknown>;
-  fields[buffer] = shared;
-  // Returns nothing: false would stop Node reading.
-  fields[callback] = (n: number) => readable.push(readable.waiting ? shared.subarray(0, n) : shared.slice(0, n));
-  handle.useUserBuffer(shared);
-  return true;
+  return buffer && callback ? { buffer, callback } : false;
 }
 
 /** What Node reads into at most at once (its own per-read buffers are this size too). */
 const READ_BUFFER = 64 * 1024;
 let readBuffer: Uint8Array | null = null;
+let userBufferSymbols: { buffer: symbol; callback: symbol } | false | undefined;
 
 declare const Deno: unknown;
 
