@@ -2,17 +2,18 @@
 // the HTTP_* params as a header list. A web server sends the same names in the same order on every
 // request, so once a sequence of names repeats it gets a layout: an object literal compiled for
 // those names (one allocation, one hidden class, instead of a store per param into a growing
-// object) and the header names at their positions (no walk over the object's keys).
+// object) and the header names at their positions (no walk over the object's keys). A name sent
+// twice (a config that includes fastcgi_params and sets SCRIPT_FILENAME again) is merged by the
+// same rule as plainEnv's, inside the compiled literal.
 
 import { headerName, isHeaderParam, mergeParam } from "./request.ts";
 import type { Params } from "./types.ts";
 
 interface Layout {
   readonly names: readonly string[];
-  /** null for names that take plainEnv's rules (a repeated name, `__proto__`): known, not compiled again. */
-  readonly build: ((values: readonly string[]) => Record<string, string>) | null;
-  /** [position, header name] of each header param (isHeaderParam). */
-  readonly headers: readonly (readonly [number, string])[];
+  readonly build: (values: readonly string[]) => Record<string, string>;
+  /** [position, header name, param] of each header param (isHeaderParam); position -1 for a repeated one, read from env. */
+  readonly headers: readonly (readonly [number, string, string])[];
 }
 
 /** Layouts compiled so far; a peer sending ever new name sequences cannot grow this past MAX_LAYOUTS. */
@@ -32,10 +33,11 @@ export interface BuiltParams {
 
 export function buildParams(names: string[], values: string[]): BuiltParams {
   const layout = layoutFor(names);
-  if (layout === null || layout.build === null) return { env: Object.freeze(plainEnv(names, values)), headers: null };
+  if (layout === null) return { env: Object.freeze(plainEnv(names, values)), headers: null };
+  const env = layout.build(values);
   const headers: [string, string][] = [];
-  for (const [at, name] of layout.headers) headers.push([name, values[at]]);
-  return { env: Object.freeze(layout.build(values)), headers };
+  for (const [at, name, param] of layout.headers) headers.push([name, at >= 0 ? values[at] : env[param]]);
+  return { env: Object.freeze(env), headers };
 }
 
 /** Any params: one store per pair, a repeated header joined (C6), `__proto__` ignored. */
@@ -70,18 +72,32 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** A layout for the names; one without `build` when a name repeats or is `__proto__`; null where code generation is refused. */
+/**
+ * A layout for the names (null where code generation is refused): each name once, at its first
+ * position, its value merged over every position it has (mergeParam, as plainEnv does);
+ * `__proto__` left out, as plainEnv leaves it.
+ */
 function compile(names: readonly string[]): Layout | null {
-  if (new Set(names).size !== names.length || names.includes("__proto__")) return { names: names.slice(), build: null, headers: [] };
-  const headers: [number, string][] = [];
+  const positions = new Map<string, number[]>();
   names.forEach((name, at) => {
-    if (isHeaderParam(name)) headers.push([at, headerName(name)]);
+    if (name === "__proto__") return;
+    const seen = positions.get(name);
+    if (seen) seen.push(at);
+    else positions.set(name, [at]);
   });
-  // Each name is embedded as a JSON string literal, so no name can be anything but a key.
-  const fields = names.map((name, at) => `${JSON.stringify(name)}: v[${at}]`).join(", ");
+  const headers: [number, string, string][] = [];
+  const fields: string[] = [];
+  for (const [name, at] of positions) {
+    // Each name is embedded as a JSON string literal, so no name can be anything but a key.
+    const key = JSON.stringify(name);
+    let value = `v[${at[0]}]`;
+    for (let i = 1; i < at.length; i++) value = `m(${key}, ${value}, v[${at[i]}])`;
+    fields.push(`${key}: ${value}`);
+    if (isHeaderParam(name)) headers.push([at.length === 1 ? at[0] : -1, headerName(name), name]);
+  }
   try {
-    const build = new Function("v", `return { ${fields} };`) as Layout["build"];
-    return { names: names.slice(), build, headers };
+    const make = new Function("m", `return (v) => ({ ${fields.join(", ")} });`) as (m: typeof mergeParam) => Layout["build"];
+    return { names: names.slice(), build: make(mergeParam), headers };
   } catch {
     canCompile = false;
     return null;

@@ -26,12 +26,16 @@ test("env: a repeated name sequence gives the same env and headers as the first 
 });
 
 test("env: repeated names are joined (C6) and __proto__ is ignored, layout or not", () => {
-  thrice(["HTTP_ACCEPT", "HTTP_ACCEPT", "HTTP_COOKIE", "HTTP_COOKIE", "HTTP_HOST", "HTTP_HOST"], ["a", "b", "c=1", "d=2", "x", "y"],
-    { HTTP_ACCEPT: "a, b", HTTP_COOKIE: "c=1; d=2", HTTP_HOST: "y" });
+  const names = ["HTTP_ACCEPT", "SCRIPT_NAME", "HTTP_ACCEPT", "HTTP_COOKIE", "HTTP_COOKIE", "HTTP_HOST", "HTTP_HOST", "SCRIPT_NAME", "HTTP_ACCEPT"];
+  const values = ["a", "/first", "b", "c=1", "d=2", "x", "y", "/last", "c"];
+  thrice(names, values, { HTTP_ACCEPT: "a, b, c", SCRIPT_NAME: "/last", HTTP_COOKIE: "c=1; d=2", HTTP_HOST: "y" });
+  // A config that sends a name twice (fastcgi_params plus its own SCRIPT_NAME) still gets a layout.
+  assert.notEqual(buildParams(names.slice(), values.slice()).headers, null, "a layout was compiled and used");
   for (let round = 0; round < 3; round++) {
-    const { env } = buildParams(["__proto__", "A"], ["{}", "1"]);
-    assert.deepEqual({ ...env }, { A: "1" });
+    const { env, headers } = buildParams(["__proto__", "A", "HTTP_X"], ["{}", "1", "2"]);
+    assert.deepEqual({ ...env }, { A: "1", HTTP_X: "2" });
     assert.equal(Object.getPrototypeOf(env), Object.prototype);
+    if (round === 2) assert.deepEqual(headers, [["x", "2"]], "the layout, with __proto__ left out");
   }
 });
 
