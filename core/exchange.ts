@@ -8,20 +8,19 @@ import { LazyRequest } from "./lazy-request.ts";
 import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
 import { encodeLent, giveBack } from "./pool.ts";
-import { PairDecoder, PairsLimitError } from "./pairs.ts";
+import { PairDecoder, type PairLimits, PairsLimitError } from "./pairs.ts";
 import {
   abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
 } from "./request.ts";
-import { encodeHead, textResponse } from "./response.ts";
+import { byteString, encodeHead, headText, textResponse } from "./response.ts";
 import { encodeText, MAX_CUT } from "./slab.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
 
 export interface Settings {
   readonly handler: FetchHandler;
   readonly log: Logger;
-  readonly maxParamsBytes: number;
-  readonly maxParams: number;
-  readonly maxParamLength: number;
+  /** maxParamsBytes, maxParams and maxParamLength, as one object every decoder shares. */
+  readonly paramLimits: PairLimits;
   readonly bodyBuffer: number;
   readonly abortGrace: number;
   /** The handler gets a LazyRequest (core/lazy-request.ts). */
@@ -86,11 +85,7 @@ export class Exchange {
     this.role = ROLES[role];
     this.keepConn = keepConn;
     this.out = new Output(host, id);
-    const s = host.settings;
-    this.#decoder = new PairDecoder(
-      { maxBytes: s.maxParamsBytes, maxPairs: s.maxParams, maxLength: s.maxParamLength },
-      this.#onParam,
-    );
+    this.#decoder = new PairDecoder(host.settings.paramLimits, this.#onParam);
   }
 
   get ended(): boolean {
@@ -298,8 +293,14 @@ export class Exchange {
     if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
     if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
     const parts = LazyResponse.take(response);
-    out.stdout(encodeHead(parts ?? response, this.role === "authorizer"));
+    const head = headText(parts ?? response, this.role === "authorizer");
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
+    if (parts !== null && out.endSmall(head, skipBody ? null : parts.body)) {
+      // The whole answer went out in one write (the usual small response).
+      if (parts.lent) giveBack(parts.body as Uint8Array); // copied out of it
+      return this.#ended();
+    }
+    out.stdout(byteString(head));
     if (parts !== null) {
       // Text or bytes nobody read: written as they are, no stream.
       const content = parts.body;
@@ -380,6 +381,13 @@ export class Exchange {
     this.#discardInput();
     const p = this.out.end(appStatus);
     if (p) p.catch(() => {});
+    this.#host.ended(this);
+  }
+
+  /** The output ended by itself (Output.endSmall): the rest of #finish. */
+  #ended(): void {
+    clearTimeout(this.#graceTimer);
+    this.#discardInput();
     this.#host.ended(this);
   }
 

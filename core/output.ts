@@ -6,7 +6,7 @@
 
 import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeEndRequest, writeHeader } from "./records.ts";
 import { giveBack, lend } from "./pool.ts";
-import { cut, encodeText, MAX_CUT } from "./slab.ts";
+import { cut, encodeText, MAX_CUT, trim, uncut } from "./slab.ts";
 
 export interface Sink {
   /** `sent`, if given, is called once the socket no longer holds the bytes (maybe never). */
@@ -71,6 +71,50 @@ export class Output {
     this.#protocolStatus = protocolStatus;
     this.ended = true;
     return this.#write();
+  }
+
+  /**
+   * A whole small response when nothing else is queued: the record headers, `head` (one char per
+   * byte), the body, the empty STDOUT and END_REQUEST written straight into one slab cut, sent in
+   * one write (no queue, no copy of a head or body encoded apart). False, with nothing done, when it
+   * does not fit in a cut or a char does not fit the encoding on this path: the caller queues it
+   * the usual way.
+   */
+  endSmall(head: string, body: string | Uint8Array | null): boolean {
+    if (this.ended || this.#runs.length > 0) return false;
+    const short = typeof body === "string" && body.length <= SHORT_TEXT;
+    const bodyMax = body === null ? 0 : typeof body !== "string" || short ? body.length : body.length * 3;
+    const capacity = 2 * HEADER_LEN + head.length + bodyMax + END_REQUEST_SIZE;
+    if (capacity > MAX_CUT) return false;
+    const buf = cut(capacity);
+    let o = HEADER_LEN;
+    for (let i = 0; i < head.length; i++) {
+      const c = head.charCodeAt(i);
+      if (c > 0xff) return giveUp(buf);
+      buf[o++] = c;
+    }
+    if (short) {
+      // A short text is copied char by char (cheaper than a view for encodeInto); ASCII only.
+      const text = body as string;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 0x7f) return giveUp(buf);
+        buf[o++] = c;
+      }
+    } else if (typeof body === "string") {
+      o += utf8.encodeInto(body, buf.subarray(o, o + bodyMax)).written;
+    } else if (body !== null) {
+      buf.set(body, o);
+      o += body.length;
+    }
+    writeHeader(buf, 0, Type.STDOUT, this.id, o - HEADER_LEN);
+    writeHeader(buf, o, Type.STDOUT, this.id, 0);
+    o = writeEndRequest(buf, o + HEADER_LEN, this.id, 0, ProtocolStatus.REQUEST_COMPLETE);
+    this.ended = true;
+    this.flushed = true;
+    const p = this.#sink.write(trim(buf, o));
+    if (p) p.catch(() => {});
+    return true;
   }
 
   /** Writes what is queued and closes the id without END_REQUEST (the connection is about to go). */
@@ -152,6 +196,15 @@ export class Output {
     }
     this.#size += content.length;
   }
+}
+
+/** Texts up to this many chars go to endSmall's char-by-char copy. */
+const SHORT_TEXT = 64;
+const utf8 = new TextEncoder();
+
+function giveUp(buf: Uint8Array): false {
+  uncut(buf);
+  return false;
 }
 
 /** Content pieces this large are written as views, not copied. */

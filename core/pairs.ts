@@ -73,6 +73,7 @@ export class PairDecoder {
     }
     let i = 0;
     const n = b.length;
+    let view: DataView | null = null; // of b's buffer, made once per piece (JSC's .buffer getter is a call)
     while (i < n) {
       if (this.#state === State.BODY) {
         const need = this.#nameLen + this.#valueLen - this.#bodyFill;
@@ -84,7 +85,7 @@ export class PairDecoder {
           const body = this.#body!;
           this.#body = null;
           this.#state = State.NAME_LEN;
-          this.#emit(body, 0);
+          this.#emit(body, 0, viewOf(body.buffer));
         }
         continue;
       }
@@ -101,7 +102,7 @@ export class PairDecoder {
             if (n - start >= nameLen + valueLen) {
               this.#nameLen = nameLen;
               this.#valueLen = valueLen;
-              this.#emit(b, start);
+              this.#emit(b, start, (view ??= viewOf(b.buffer)));
               i = start + nameLen + valueLen;
               continue;
             }
@@ -130,7 +131,7 @@ export class PairDecoder {
         if (this.#nameLen + length === 0) {
           this.#state = State.NAME_LEN;
           this.#body = null;
-          this.#emit(EMPTY_BODY, 0);
+          this.#emit(EMPTY_BODY, 0, slabView);
         }
       }
     }
@@ -151,7 +152,7 @@ export class PairDecoder {
     return valueLen;
   }
 
-  #emit(b: Uint8Array, start: number): void {
+  #emit(b: Uint8Array, start: number, view: DataView): void {
     if (++this.#pairs > this.#limits.maxPairs) {
       throw new PairsLimitError(`more than ${this.#limits.maxPairs} params`);
     }
@@ -162,7 +163,6 @@ export class PairDecoder {
     const at = this.#pairs - 1;
     if (at >= REMEMBERED || nameLen > SLOT_PART) return this.#onPair(internName(b, start, mid), decodeText(b, mid, end));
     // The same pair position as in the last params decoded: reuse its strings when the bytes match.
-    const view = viewOf(b.buffer);
     const from = b.byteOffset + start;
     const slot = at * SLOT;
     let name = lastNames[at];

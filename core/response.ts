@@ -35,6 +35,11 @@ export interface Head {
  * lower-cases them; Apache would set `user`, not `USER`).
  */
 export function encodeHead(response: Head, authorizer = false): Uint8Array {
+  return byteString(headText(response, authorizer));
+}
+
+/** The header block as text, one char per byte (see byteString). */
+export function headText(response: Head, authorizer = false): string {
   let head = "";
   let extraDropped: string[] | undefined;
   const headers = response.headers;
@@ -52,7 +57,7 @@ export function encodeHead(response: Head, authorizer = false): Uint8Array {
   const text = response.statusText;
   const reason = text && !/[^\t\x20-\x7e\x80-\xff]/.test(text) ? text : REASONS[status];
   const line = reason ? `Status: ${status} ${reason}\r\n` : `Status: ${status}\r\n`;
-  return byteString(authorizer ? `${line}${head}\r\n` : `${head}${line}\r\n`);
+  return authorizer ? `${line}${head}\r\n` : `${head}${line}\r\n`;
 }
 
 function isPairs(headers: Headers | HeaderPairs): headers is HeaderPairs {

@@ -11,6 +11,8 @@ export const MAX_CUT: number = 4 * 1024;
 
 let slab = new Uint8Array(0);
 let at = 0;
+/** The latest cut: only its tail can go back. */
+let last: Uint8Array | null = null;
 const utf8 = new TextEncoder();
 
 /** A buffer of `n` bytes, never used before, for the caller to fill. */
@@ -20,7 +22,7 @@ export function cut(n: number): Uint8Array {
     slab = new Uint8Array(SLAB_SIZE);
     at = 0;
   }
-  return slab.subarray(at, (at += n));
+  return (last = slab.subarray(at, (at += n)));
 }
 
 /** `text` as UTF-8 (TextEncoder's encode, without a buffer of its own when it is short). */
@@ -28,8 +30,23 @@ export function encodeText(text: string): Uint8Array {
   const max = text.length * 3; // UTF-8 bytes per UTF-16 unit, at most
   if (max > MAX_CUT) return utf8.encode(text);
   const view = cut(max); // from the current slab, at its end
-  const { written } = utf8.encodeInto(text, view);
-  if (written === max) return view;
-  at -= max - written; // hand back the unused tail: nothing was cut after it
-  return view.subarray(0, written);
+  return trim(view, utf8.encodeInto(text, view).written);
+}
+
+/** The first `used` bytes of the last cut; the rest goes back to the slab. */
+export function trim(view: Uint8Array, used: number): Uint8Array {
+  if (used === view.length) return view;
+  if (isLast(view)) at -= view.length - used; // nothing was cut after it
+  return view.subarray(0, used);
+}
+
+/** The last cut goes back unused (its caller found it could not use it). */
+export function uncut(view: Uint8Array): void {
+  if (isLast(view)) at -= view.length;
+}
+
+function isLast(view: Uint8Array): boolean {
+  if (view !== last) return false;
+  last = null; // given back once
+  return true;
 }

@@ -6,6 +6,7 @@ import { allowList } from "./allow.ts";
 import { Connection, unref, type WorkerState } from "./connection.ts";
 import { installLazyRequest } from "./lazy-request.ts";
 import { installLazyResponse } from "./lazy-response.ts";
+import type { PairLimits } from "./pairs.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
 
 /** A running worker, as serve() returns it. */
@@ -45,6 +46,7 @@ export class Worker implements WorkerState {
   readonly maxParamsBytes: number;
   readonly maxParams: number;
   readonly maxParamLength: number;
+  readonly paramLimits: PairLimits;
   readonly bodyBuffer: number;
   readonly abortGrace: number;
   readonly lazyRequest: boolean;
@@ -70,6 +72,7 @@ export class Worker implements WorkerState {
     this.maxParamsBytes = integerOption(options, "maxParamsBytes", 256 * 1024, 1024);
     this.maxParams = integerOption(options, "maxParams", 1000);
     this.maxParamLength = integerOption(options, "maxParamLength", 128 * 1024, 256);
+    this.paramLimits = { maxBytes: this.maxParamsBytes, maxPairs: this.maxParams, maxLength: this.maxParamLength };
     this.bodyBuffer = integerOption(options, "bodyBuffer", 256 * 1024);
     this.abortGrace = integerOption(options, "abortGrace", 3000, 0);
     this.closeTimeout = integerOption(options, "closeTimeout", 10000, 0);

@@ -105,3 +105,52 @@ test("large content is written as views of the handler's bytes, not copied; head
   assert.equal(cap.calls, 1, "headers and views: one writev");
   assert.deepEqual(cap.records(), [[Type.STDOUT, 5, 65535], [Type.STDOUT, 5, 34483], [Type.STDOUT, 5, 0], [Type.END_REQUEST, 5, 8]]);
 });
+
+test("endSmall: head, body, the end of STDOUT and END_REQUEST in one write of one buffer, for text, bytes and no body", () => {
+  const bodies: [string | Uint8Array | null, string][] = [
+    ["Hello, World!", "Hello, World!"],
+    ["x".repeat(64), "x".repeat(64)], // the longest char-by-char copy
+    ["é€😀 past 64 chars: " + "y".repeat(60), "é€😀 past 64 chars: " + "y".repeat(60)], // encodeInto
+    [new Uint8Array([104, 105]), "hi"],
+    [null, ""],
+  ];
+  for (const [body, text] of bodies) {
+    const cap = capture();
+    const out = new Output(cap.sink, 9);
+    const head = "content-type: text/plain\r\nStatus: 200 OK\r\n\r\n";
+    assert.equal(out.endSmall(head, body), true);
+    assert.equal(cap.calls, 1);
+    assert.equal(cap.writes.length, 1);
+    const bytes = new TextEncoder().encode(head + text);
+    assert.deepEqual(cap.records(), [[Type.STDOUT, 9, bytes.length], [Type.STDOUT, 9, 0], [Type.END_REQUEST, 9, 8]]);
+    assert.deepEqual([...cap.bytes(Type.STDOUT)], [...bytes]);
+    assert.deepEqual([...cap.bytes(Type.END_REQUEST)], [0, 0, 0, 0, 0, 0, 0, 0], "appStatus 0, REQUEST_COMPLETE");
+    assert.equal(out.ended, true);
+    out.stdout(new Uint8Array([1]));
+    out.end(1);
+    assert.equal(cap.calls, 1, "nothing after END_REQUEST");
+  }
+});
+
+test("endSmall declines, with nothing written, what it cannot do in one slab cut; the usual path then gives the same bytes", () => {
+  const head = "Status: 200 OK\r\n\r\n";
+  const declined: [string, string, string | Uint8Array][] = [
+    ["a short text that is not ASCII", head, "héllo"],
+    ["a head with a char past 0xFF", "x-a: \u0101\r\n" + head, "hi"],
+    ["a body past a slab cut", head, "z".repeat(5000)],
+    ["bytes past a slab cut", head, new Uint8Array(5000).fill(3)],
+  ];
+  for (const [what, h, body] of declined) {
+    const cap = capture();
+    const out = new Output(cap.sink, 4);
+    assert.equal(out.endSmall(h, body), false, what);
+    assert.equal(cap.calls, 0, what);
+    assert.equal(out.ended, false, what);
+  }
+  // Something already queued (a ctx.log line) keeps its place: endSmall leaves it to the queue.
+  const cap = capture();
+  const out = new Output(cap.sink, 4);
+  out.stderr("note\n");
+  assert.equal(out.endSmall(head, "hi"), false);
+  assert.equal(cap.calls, 0);
+});

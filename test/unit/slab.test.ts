@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cut, encodeText } from "../../core/slab.ts";
+import { cut, encodeText, trim, uncut } from "../../core/slab.ts";
 
 const utf8 = new TextEncoder();
 
@@ -33,4 +33,22 @@ test("slab: encodeText is TextEncoder.encode, and its unused reserve goes to the
   const a = encodeText("abc");
   const b = cut(4);
   if (a.buffer === b.buffer) assert.equal(b.byteOffset, a.byteOffset + 3, "the 6 unused bytes of a's reserve were handed back");
+});
+
+test("slab: trim and uncut give back only the latest cut's bytes, once", () => {
+  const a = cut(100);
+  const b = trim(a, 40);
+  assert.equal(b.length, 40);
+  assert.equal(b.byteOffset, a.byteOffset);
+  const c = cut(10);
+  if (c.buffer === a.buffer) assert.equal(c.byteOffset, a.byteOffset + 40, "a's 60 unused bytes went to the next cut");
+  trim(a, 0); // a is no longer the latest cut: nothing goes back
+  const d = cut(10);
+  if (d.buffer === c.buffer) assert.equal(d.byteOffset, c.byteOffset + 10, "c stays cut");
+  uncut(d);
+  uncut(d); // once only
+  const e = cut(10);
+  if (e.buffer === d.buffer) assert.equal(e.byteOffset, d.byteOffset, "d went back whole");
+  const f = cut(5);
+  assert.ok(f.byteOffset >= e.byteOffset + 10 || f.buffer !== e.buffer, "a second uncut of d gave back nothing of e");
 });
