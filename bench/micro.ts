@@ -7,7 +7,7 @@ import { Output } from "../core/output.ts";
 import { decodePairs, PairDecoder } from "../core/pairs.ts";
 import { RecordParser } from "../core/parser.ts";
 import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
-import { encodeHead } from "../core/response.ts";
+import { encodeHead, headText } from "../core/response.ts";
 
 /** What nginx sends for a browser GET with Debian's fastcgi_params: 27 params, about 1 KiB. */
 const NGINX_PARAMS: [string, string][] = [
@@ -75,6 +75,7 @@ headers.append("set-cookie", "session=abc; Path=/; HttpOnly; Secure");
 headers.append("set-cookie", "theme=dark; Path=/");
 const API = new Response("{}", { status: 201, headers });
 const HELLO_BODY = new TextEncoder().encode("Hello, World!");
+const HELLO_HEAD = headText(HELLO);
 const BIG = new Uint8Array(256 * 1024).fill(120);
 const sink = { write: (c: Uint8Array) => void do_not_optimize(c), writev: (cs: readonly Uint8Array[]) => void do_not_optimize(cs) };
 
@@ -87,6 +88,9 @@ group("response: encodeHead + records", () => {
     out.stdout(HELLO_BODY);
     out.endStdout();
     out.end(0);
+  });
+  bench("whole /hello answer in one cut (Output.endSmall, the lazy Response's path)", () => {
+    new Output(sink, 1).endSmall(HELLO_HEAD, "Hello, World!");
   });
   bench("256 KiB body as STDOUT records (encodeRecord)", () => do_not_optimize(encodeRecord(Type.STDOUT, 1, BIG)));
 });
