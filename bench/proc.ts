@@ -100,12 +100,15 @@ function statusKiB(pids: number[], field: RegExp): number {
   return kib;
 }
 
-/** Busy and total CPU seconds of the whole machine (/proc/stat), to tell how loaded it was. */
-export function machineCpu(): { busy: number; total: number } {
+/**
+ * Busy and total CPU seconds of the whole machine (/proc/stat), to tell how loaded it was; `steal`
+ * is the time the hypervisor gave this machine's CPUs to other guests (part of `busy`).
+ */
+export function machineCpu(): { busy: number; total: number; steal: number } {
   const line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0];
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal (guest is already inside user)
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = v[3] + v[4];
-  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
+  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND, steal: (v[7] ?? 0) / TICKS_PER_SECOND };
 }

@@ -57,8 +57,10 @@ export interface RunInfo {
   transport: string;
   uploadMiB: number;
   phpChildren: number;
-  /** Share of the machine's CPU that other work used while the bench ran. */
+  /** Share of the machine's CPU that other processes used while the bench ran. */
   otherLoadPct: number;
+  /** Share of the machine's CPU time the hypervisor gave to other guests (steal) meanwhile. */
+  stealPct?: number;
   note?: string;
   contenders: Contender[];
   cells: { scenario: string; conns: number }[];
@@ -208,9 +210,12 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
     }
   }
 
-  const loadNote = info.otherLoadPct >= 5
-    ? `**The machine was loaded by other work during this run**: other processes used ${info.otherLoadPct.toFixed(0)} % of all CPU time while it ran (the bench's own processes excluded). Rates and latencies are noisy; CPU per request holds up better. Rerun on a quiet machine for numbers to quote.`
-    : `Other work on the machine used ${info.otherLoadPct.toFixed(0)} % of all CPU time while this ran (the bench's own processes excluded).`;
+  const steal = info.stealPct ?? 0;
+  const loaded = info.otherLoadPct + steal;
+  const loadWhat = `other processes used ${info.otherLoadPct.toFixed(0)} % of all CPU time while it ran (the bench's own processes excluded) and the hypervisor took ${steal.toFixed(0)} % for other guests (steal)`;
+  const loadNote = loaded >= 5
+    ? `**The machine was loaded by other work during this run**: ${loadWhat}. Rates and latencies are noisy; CPU per request holds up better. Rerun on a quiet machine for numbers to quote.`
+    : `Other work on the machine: ${loadWhat}.`;
 
   const markdown = `# fetchcgi benchmark results
 

@@ -205,7 +205,9 @@ async function main(): Promise<void> {
   }
   await front?.nginx.stop();
   const cpu1 = machineCpu(), own1 = ownCpuSeconds();
-  const otherLoadPct = Math.max(0, ((cpu1.busy - cpu0.busy) - (own1 - own0)) / (cpu1.total - cpu0.total) * 100);
+  const span = cpu1.total - cpu0.total;
+  const stealPct = (cpu1.steal - cpu0.steal) / span * 100;
+  const otherLoadPct = Math.max(0, ((cpu1.busy - cpu0.busy) - (cpu1.steal - cpu0.steal) - (own1 - own0)) / span * 100);
 
   const cells = o.scenarios.flatMap((s): { scenario: string; conns: number }[] => (s === "upload" ? [{ scenario: s, conns: 1 }] : o.conns.map((conns) => ({ scenario: s, conns }))));
   const { summary, markdown } = render({
@@ -214,7 +216,7 @@ async function main(): Promise<void> {
     minutes: (Date.now() - started) / 60000,
     facts: machineFacts({ php: phpFpm, wrk: wrkBin }),
     rounds: o.rounds, duration: o.duration, transport: o.tcp ? "TCP 127.0.0.1" : "Unix sockets",
-    uploadMiB: o.uploadBytes / 1048576, phpChildren: o.phpChildren, otherLoadPct, note: o.note,
+    uploadMiB: o.uploadBytes / 1048576, phpChildren: o.phpChildren, otherLoadPct, stealPct, note: o.note,
     contenders, cells, idle,
   }, results, failures);
   console.log("\n" + summary + "\n");
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
     log(`bench: wrote ${o.out}`);
   }
   if (o.json) fs.writeFileSync(path.resolve(ROOT, o.json), JSON.stringify({ results, idle, failures }, null, 1));
-  log(`bench: ${((Date.now() - started) / 60000).toFixed(1)} min; other work used ${otherLoadPct.toFixed(0)} % of the CPU meanwhile`);
+  log(`bench: ${((Date.now() - started) / 60000).toFixed(1)} min; other work used ${otherLoadPct.toFixed(0)} % of the CPU meanwhile, the hypervisor took ${stealPct.toFixed(0)} % (steal)`);
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(failures.length ? 1 : 0);
 }
