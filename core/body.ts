@@ -9,14 +9,14 @@ export class BodySource {
   #expected: number; // declared length, -1 if unknown
   #received = 0;
   #closed = false;
-  /** Pieces are views into a reused read buffer: queue copies. */
-  #copy: boolean;
+  /** Pieces up to this many bytes may be views into a reused read buffer: queue copies of them. */
+  #copyUpTo: number;
   /** The consumer cancelled: further input is dropped. */
   cancelled = false;
 
-  constructor(highWaterMark: number, expected: number, onDrain: () => void, copy = false) {
+  constructor(highWaterMark: number, expected: number, onDrain: () => void, copyUpTo = 0) {
     this.#onDrain = onDrain;
-    this.#copy = copy;
+    this.#copyUpTo = copyUpTo;
     this.#expected = expected;
     this.stream = new ReadableStream<Uint8Array>(
       {
@@ -42,7 +42,7 @@ export class BodySource {
       this.error(new Error(`request body longer than CONTENT_LENGTH ${this.#expected}`));
       return true;
     }
-    this.#controller.enqueue(this.#copy ? piece.slice() : piece);
+    this.#controller.enqueue(piece.length <= this.#copyUpTo ? piece.slice() : piece);
     return (this.#controller.desiredSize ?? 1) > 0;
   }
 

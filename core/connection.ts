@@ -28,7 +28,7 @@ const LINGER_MS = 2000;
 export class Connection implements Host {
   readonly settings: WorkerState;
   readonly remote: RemoteAddr | undefined;
-  readonly reusesReadBuffer: boolean;
+  readonly copyPiecesUpTo: number;
   #conn: Conn;
   #parser: RecordParser;
   #requests = new Map<number, Exchange>();
@@ -46,7 +46,8 @@ export class Connection implements Host {
     this.#conn = conn;
     this.settings = worker;
     this.remote = conn.remote;
-    this.reusesReadBuffer = conn.reusesReadBuffer === true;
+    const reuse = conn.reusesReadBuffer;
+    this.copyPiecesUpTo = reuse === true ? Infinity : typeof reuse === "number" ? reuse : 0;
     this.#parser = new RecordParser(this.#onRecord);
     this.#lastRead = worker.now;
   }

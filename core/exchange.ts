@@ -37,8 +37,8 @@ export interface Settings {
 export interface Host extends Sink {
   readonly settings: Settings;
   readonly remote: RemoteAddr | undefined;
-  /** Record content is a view into a read buffer the connection reuses: body pieces must be copied. */
-  readonly reusesReadBuffer: boolean;
+  /** Record content up to this many bytes may be a view into a read buffer the connection reuses: such body pieces must be copied. */
+  readonly copyPiecesUpTo: number;
   /** A body was drained or dropped: the connection may read again. */
   resume(): void;
   /** The request is over (END_REQUEST queued, or the connection is gone). */
@@ -209,10 +209,10 @@ export class Exchange {
     const { env, headers } = buildParams(this.#names, this.#values);
     const method = (this.#method = methodOf(env));
     if (this.role !== "authorizer" && hasBody(method, env)) {
-      this.#body = new BodySource(this.#host.settings.bodyBuffer, declaredLength(env), this.#resume, this.#host.reusesReadBuffer);
+      this.#body = new BodySource(this.#host.settings.bodyBuffer, declaredLength(env), this.#resume, this.#host.copyPiecesUpTo);
     }
     if (this.role === "filter") {
-      this.#data = new BodySource(this.#host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), this.#resume, this.#host.reusesReadBuffer);
+      this.#data = new BodySource(this.#host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), this.#resume, this.#host.copyPiecesUpTo);
     }
     if (isForbiddenMethod(method)) {
       this.#guard(this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));

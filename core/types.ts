@@ -13,9 +13,10 @@ export interface Conn {
   readonly readable: AsyncIterable<Uint8Array>;
   /**
    * True when a chunk from `readable` is valid only until the next one is asked for (the adapter
-   * reads into one reused buffer): the core then copies the body pieces it keeps. Default false.
+   * reads into one reused buffer): the core then copies the body pieces it keeps. A number: only
+   * chunks up to that many bytes are (larger ones are the core's to keep). Default false.
    */
-  readonly reusesReadBuffer?: boolean;
+  readonly reusesReadBuffer?: boolean | number;
   /**
    * Queues bytes in order; returns a Promise only when the caller should wait (backpressure).
    * `sent`, if given, is called once the runtime no longer reads `chunk` (handed to the kernel):

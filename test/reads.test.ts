@@ -1,5 +1,6 @@
 // What a connection reads stays its own. On Node every connection reads into one shared buffer
-// (runtimes/node.ts, readIntoShared), and Deno reads each connection into a reused one: bytes the
+// (runtimes/node.ts, readIntoShared), Deno reads each connection into a reused one, and Bun copies
+// small reads into one per connection (runtimes/bun.ts, SMALL_READ): bytes the
 // core keeps past a read (body pieces, a split param, a partial header) must be copies, and a read
 // that arrives while the core is busy must be queued as a copy. Many connections at once, each
 // sending its requests in pieces of any size, half of them read slowly (the body buffer fills, the
@@ -81,6 +82,38 @@ for (const rt of runtimes()) {
             c.close();
           }
         }));
+      } finally {
+        await w.stop();
+      }
+    });
+
+    test("small reads that come while the connection is paused are queued as they were", async () => {
+      const dir = tmpDir();
+      const w = await startWorker(rt, [APP, "--listen", `unix:${dir}/w.sock`, "--body-buffer", "16384"]);
+      try {
+        const c = await RawConn.connect(w.address);
+        try {
+          const random = prng(7);
+          const body = new Uint8Array(48000);
+          for (let i = 0; i < body.length; i++) body[i] = Math.floor(random() * 256);
+          const params = pairs({
+            REQUEST_METHOD: "POST", REQUEST_URI: "/sum?delay=100", SCRIPT_NAME: "/sum", QUERY_STRING: "delay=100",
+            HTTP_HOST: "example.test", HTTP_X_TAG: "t", CONTENT_LENGTH: String(body.length),
+          });
+          const bytes = cat(begin(1, 1, true), stream(T.PARAMS, 1, params), stream(T.STDIN, 1, body, 8000));
+          // More than --body-buffer at once (the handler reads a chunk per 100 ms, so the connection
+          // pauses), then the rest in small pieces, each its own read, while it is paused.
+          const first = bytes.length - 4000;
+          c.send(bytes.subarray(0, first));
+          for (let at = first; at < bytes.length; at += 500) {
+            await new Promise((r) => setTimeout(r, 2));
+            c.send(bytes.subarray(at, at + 500));
+          }
+          const r = await c.response(1, 30000);
+          assert.equal(parseCgi(r.stdout).text, `${body.length} ${fnv(body)} t`);
+        } finally {
+          c.close();
+        }
       } finally {
         await w.stop();
       }
