@@ -295,11 +295,8 @@ export class Exchange {
     const parts = LazyResponse.take(response);
     const head = headText(parts ?? response, this.role === "authorizer");
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
-    if (parts !== null && out.endSmall(head, skipBody ? null : parts.body)) {
-      // The whole answer went out in one write (the usual small response).
-      if (parts.lent) giveBack(parts.body as Uint8Array); // copied out of it
-      return this.#ended();
-    }
+    // The whole answer in one write, the usual small response (a lent body, 4 KiB and up, never fits).
+    if (parts !== null && out.endSmall(head, skipBody ? null : parts.body)) return this.#ended();
     out.stdout(byteString(head));
     if (parts !== null) {
       // Text or bytes nobody read: written as they are, no stream.
@@ -377,14 +374,12 @@ export class Exchange {
 
   #finish(appStatus: number): void {
     if (this.ended) return;
-    clearTimeout(this.#graceTimer);
-    this.#discardInput();
     const p = this.out.end(appStatus);
     if (p) p.catch(() => {});
-    this.#host.ended(this);
+    this.#ended();
   }
 
-  /** The output ended by itself (Output.endSmall): the rest of #finish. */
+  /** END_REQUEST is written (by #finish, or by Output.endSmall): the request is over. */
   #ended(): void {
     clearTimeout(this.#graceTimer);
     this.#discardInput();

@@ -6,6 +6,7 @@
 
 import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeEndRequest, writeHeader } from "./records.ts";
 import { giveBack, lend } from "./pool.ts";
+import { writeChars } from "./response.ts";
 import { cut, encodeText, MAX_CUT, trim, uncut } from "./slab.ts";
 
 export interface Sink {
@@ -87,25 +88,17 @@ export class Output {
     const capacity = 2 * HEADER_LEN + head.length + bodyMax + END_REQUEST_SIZE;
     if (capacity > MAX_CUT) return false;
     const buf = cut(capacity);
-    let o = HEADER_LEN;
-    for (let i = 0; i < head.length; i++) {
-      const c = head.charCodeAt(i);
-      if (c > 0xff) return giveUp(buf);
-      buf[o++] = c;
-    }
-    if (short) {
+    let o = writeChars(head, buf, HEADER_LEN, 0xff);
+    if (o >= 0 && typeof body === "string") {
       // A short text is copied char by char (cheaper than a view for encodeInto); ASCII only.
-      const text = body as string;
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (c > 0x7f) return giveUp(buf);
-        buf[o++] = c;
-      }
-    } else if (typeof body === "string") {
-      o += utf8.encodeInto(body, buf.subarray(o, o + bodyMax)).written;
-    } else if (body !== null) {
+      o = short ? writeChars(body, buf, o, 0x7f) : o + utf8.encodeInto(body, buf.subarray(o, o + bodyMax)).written;
+    } else if (o >= 0 && body !== null && typeof body !== "string") {
       buf.set(body, o);
       o += body.length;
+    }
+    if (o < 0) {
+      uncut(buf);
+      return false;
     }
     writeHeader(buf, 0, Type.STDOUT, this.id, o - HEADER_LEN);
     writeHeader(buf, o, Type.STDOUT, this.id, 0);
@@ -201,11 +194,6 @@ export class Output {
 /** Texts up to this many chars go to endSmall's char-by-char copy. */
 const SHORT_TEXT = 64;
 const utf8 = new TextEncoder();
-
-function giveUp(buf: Uint8Array): false {
-  uncut(buf);
-  return false;
-}
 
 /** Content pieces this large are written as views, not copied. */
 const VIEW_FROM = 16 * 1024;

@@ -1,6 +1,6 @@
 // Response → CGI header block (rules S1–S8 of notes/fastcgi.md).
 
-import { cut } from "./slab.ts";
+import { cut, uncut } from "./slab.ts";
 
 const REASONS: Record<number, string> = {
   100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
@@ -72,12 +72,22 @@ function valueOf(pairs: HeaderPairs, name: string): string | null {
 /** One byte per char for ByteStrings (header values are Latin-1 on the wire); UTF-8 beyond U+00FF. */
 export function byteString(s: string): Uint8Array {
   const out = cut(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) return wide(s);
-    out[i] = c;
+  if (writeChars(s, out, 0, 0xff) >= 0) return out;
+  uncut(out);
+  return wide(s);
+}
+
+/**
+ * Writes each char of `text` as one byte into `out` from `offset`: the offset after it, or -1 at
+ * a char above `max` (0xFF for a ByteString, 0x7F for ASCII). `out` must have room.
+ */
+export function writeChars(text: string, out: Uint8Array, offset: number, max: number): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > max) return -1;
+    out[offset++] = c;
   }
-  return out;
+  return offset;
 }
 
 function wide(s: string): Uint8Array {
