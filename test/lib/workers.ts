@@ -53,8 +53,16 @@ export function runtimes(): Runtime[] {
   return cached;
 }
 
+const tmpDirs: string[] = [];
+process.on("exit", () => {
+  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system's temp dir, removed when this test process exits. */
 export function tmpDir(prefix = "fetchcgi-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(dir);
+  return dir;
 }
 
 export interface WorkerProc {
