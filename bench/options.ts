@@ -9,6 +9,8 @@ export interface Options {
   rounds: number;
   /** Seconds per cell (wrk takes whole seconds). */
   duration: number;
+  /** Seconds of load per route before a contender is timed (0: only the check). */
+  warmup: number;
   only?: string[];
   scenarios: ScenarioName[];
   conns: number[];
@@ -34,6 +36,8 @@ nginx, and directly with a FastCGI load generator. Prints medians and writes ben
                        a 16 MiB upload
   --rounds N           rounds; contenders are interleaved within a round (default 3)
   --duration S         whole seconds per cell (default 1)
+  --warmup S           whole seconds of load per route before a contender is timed, so that
+                       the JIT has compiled the hot path (default 1; 0: ~320 requests only)
   --only A,B           contenders by name, e.g. fetchcgi-bun,bun-serve (see the list below)
   --scenarios A,B      any of ${SCENARIOS.join(",")} (default: all)
   --conns A,B          connection counts (default 1,64)
@@ -52,7 +56,7 @@ nginx, and directly with a FastCGI load generator. Prints medians and writes ben
 
 export function parseOptions(argv: string[], contenderNames: string[]): Options {
   const o: Options = {
-    rounds: 3, duration: 1, scenarios: [...SCENARIOS], conns: [1, 64], fronts: [...FRONTS], tcp: false,
+    rounds: 3, duration: 1, warmup: 1, scenarios: [...SCENARIOS], conns: [1, 64], fronts: [...FRONTS], tcp: false,
     uploadBytes: 64 << 20, phpChildren: 8, out: "bench/RESULTS.md", build: true, quick: false,
   };
   const set = new Set<string>();
@@ -77,6 +81,7 @@ export function parseOptions(argv: string[], contenderNames: string[]): Options 
       case "--quick": o.quick = true; break;
       case "--rounds": o.rounds = int(arg, take()); break;
       case "--duration": o.duration = int(arg, take()); break;
+      case "--warmup": o.warmup = int(arg, take(), 0); break;
       case "--only": o.only = list(take()); break;
       case "--scenarios": o.scenarios = list(take()) as ScenarioName[]; break;
       case "--conns": o.conns = list(take()).map((c) => int(arg, c)); break;
