@@ -206,17 +206,19 @@ const lastValueLen = new Int32Array(REMEMBERED).fill(-1);
 const SECRET = new Set(["HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE", "REDIRECT_HTTP_AUTHORIZATION", "PHP_AUTH_PW", "REMOTE_PASSWD"]);
 
 /**
- * A DataView of the whole buffer the params were read into. Node and Deno read every request into
- * the same buffer, so one view serves them all (a DataView per request cost as much as a subarray).
+ * A DataView of the whole buffer the params were read into, made once per buffer: a DataView per
+ * request cost as much as a subarray. Node reads every connection into one shared buffer (the
+ * last view hits); Deno and Bun read each connection into a buffer of its own, hence the WeakMap.
  */
-let viewed: ArrayBufferLike | null = null;
+const views = new WeakMap<ArrayBufferLike, DataView>();
+let viewed: ArrayBufferLike = slab.buffer;
 let lastView: DataView = slabView;
 function viewOf(buffer: ArrayBufferLike): DataView {
-  if (buffer !== viewed) {
-    viewed = buffer;
-    lastView = new DataView(buffer);
-  }
-  return lastView;
+  if (buffer === viewed) return lastView;
+  let view = views.get(buffer);
+  if (view === undefined) views.set(buffer, (view = new DataView(buffer)));
+  viewed = buffer;
+  return (lastView = view);
 }
 
 /** Whether `length` bytes of `view` from `start` equal the slab's from `at`. */
