@@ -5,6 +5,7 @@
 import { Exchange, type Host, type Settings } from "./exchange.ts";
 import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
+import { Requests } from "./requests.ts";
 import {
   encodeEndRequest, encodePairs, encodeRecord, encodeUnknownType, KEEP_CONN, ProtocolStatus, Type,
 } from "./records.ts";
@@ -31,7 +32,7 @@ export class Connection implements Host {
   readonly copyPiecesUpTo: number;
   #conn: Conn;
   #parser: RecordParser;
-  #requests = new Map<number, Exchange>();
+  #requests = new Requests<Exchange>();
   #closed = false;
   #closeWhenIdle = false;
   #paused: Promise<void> | null = null;
@@ -143,7 +144,7 @@ export class Connection implements Host {
     this.#paused = this.#unpause = null;
     // The time spent paused was ours, not the peer's.
     if (this.#partialSince >= 0) this.#partialSince = this.settings.now;
-    for (const ex of this.#requests.values()) ex.waitedFrom(this.settings.now);
+    for (const ex of this.#requests.list()) ex.waitedFrom(this.settings.now);
     unpause();
   }
 
@@ -155,12 +156,12 @@ export class Connection implements Host {
       if (this.#partialSince >= 0 && now - this.#partialSince > s.readTimeout) {
         return this.#timedOut(`a record still incomplete after ${s.readTimeout} ms`);
       }
-      for (const ex of this.#requests.values()) {
+      for (const ex of this.#requests.list()) {
         if (!ex.started && now - ex.begun > s.readTimeout) return this.#timedOut(`request ${ex.id}'s params still incomplete after ${s.readTimeout} ms`);
       }
     }
     if (s.requestTimeout > 0) {
-      for (const ex of this.#requests.values()) {
+      for (const ex of this.#requests.list()) {
         if (ex.started && now - ex.startedAt > s.requestTimeout) ex.timeout(s.requestTimeout);
       }
     }
@@ -176,8 +177,7 @@ export class Connection implements Host {
   }
 
   ended(ex: Exchange): void {
-    if (this.#requests.get(ex.id) !== ex) return;
-    this.#requests.delete(ex.id);
+    if (!this.#requests.remove(ex)) return;
     this.settings.active--;
     this.resume();
     if (this.idle && (this.#closeWhenIdle || !ex.keepConn)) this.#close();
@@ -242,7 +242,7 @@ export class Connection implements Host {
 
   #begin(id: number, content: Uint8Array): void {
     if (content.length < 8) throw new ProtocolError(`BEGIN_REQUEST ${id} has ${content.length} content bytes, not 8`);
-    if (this.#requests.has(id)) throw new ProtocolError(`BEGIN_REQUEST for request ${id}, which is already active`); // G2
+    if (this.#requests.get(id)) throw new ProtocolError(`BEGIN_REQUEST for request ${id}, which is already active`); // G2
     const role = (content[0] << 8) | content[1];
     const keepConn = (content[2] & KEEP_CONN) !== 0;
     const s = this.settings;
@@ -258,7 +258,7 @@ export class Connection implements Host {
       return;
     }
     s.active++;
-    this.#requests.set(id, new Exchange(this, id, role, keepConn, s.now));
+    this.#requests.add(new Exchange(this, id, role, keepConn, s.now));
   }
 
   #pause(): void {
@@ -288,7 +288,7 @@ export class Connection implements Host {
   #teardown(): void {
     this.#closed = true;
     this.resume();
-    for (const ex of [...this.#requests.values()]) ex.drop();
+    for (const ex of this.#requests.list()) ex.drop();
   }
 }
 
