@@ -189,6 +189,7 @@ export class Exchange {
   /** Marks the request aborted: its body streams and request.signal fail with `error`. */
   #abortWith(error: DOMException): void {
     this.#aborted = true;
+    this.#stdinWaiter?.(); // a Filter's response waiting for STDIN ends now, not after the grace
     this.#body?.error(error);
     this.#data?.error(error);
     if (this.#request && !LazyRequest.abort(this.#request, error)) abortRequest(this.#request, error);
@@ -199,7 +200,7 @@ export class Exchange {
     this.#host.settings.log("warn", `request ${this.id}: ${message}`);
     this.out.stderr(message + "\n");
     this.#started = true;
-    this.#guard(this.#respond(textResponse(status, message)));
+    this.#guard(this.#answer(textResponse(status, message)));
   }
 
   #start(): void {
@@ -215,7 +216,7 @@ export class Exchange {
       this.#data = new BodySource(this.#host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), this.#resume, this.#host.copyPiecesUpTo);
     }
     if (isForbiddenMethod(method)) {
-      this.#guard(this.#respond(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
+      this.#guard(this.#answer(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
       return;
     }
     let request: Request;
@@ -229,7 +230,7 @@ export class Exchange {
       const onSkip = (message: string) => this.#log("warn", message);
       request = this.#host.settings.lazyRequest ? new LazyRequest(url, init, onSkip) as unknown as Request : newRequest(url, init, onSkip);
     } catch (err) {
-      this.#guard(this.#respond(textResponse(400, `bad request: ${(err as Error).message}`)));
+      this.#guard(this.#answer(textResponse(400, `bad request: ${(err as Error).message}`)));
       return;
     }
     this.#request = request;
@@ -283,15 +284,24 @@ export class Exchange {
     return this.#respond(response);
   }
 
-  async #respond(response: Response): Promise<void> {
+  /** #respond for a caller other than #run: a throw becomes a rejection, for #guard. */
+  async #answer(response: Response): Promise<void> {
+    return this.#respond(response);
+  }
+
+  /**
+   * Writes the response. Not async: the usual answer (text or bytes) goes out before it returns,
+   * without a promise of its own and the ticks of resolving #run's with it; a stream body, or a
+   * Filter's response waiting for STDIN, continues in an async method.
+   */
+  #respond(response: Response): void | Promise<void> {
     const out = this.out;
     if (this.#aborted || this.ended) {
       response.body?.cancel().catch(() => {});
       return this.#finish(1);
     }
     // Filter: all of STDIN must be read before output (F46).
-    if (this.role === "filter" && !this.#stdinDone) await new Promise<void>((r) => (this.#stdinWaiter = r));
-    if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
+    if (this.role === "filter" && !this.#stdinDone) return this.#respondAfterStdin(response);
     const parts = LazyResponse.take(response);
     const head = headText(parts ?? response, this.role === "authorizer");
     const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
@@ -319,6 +329,18 @@ export class Exchange {
       out.endStdout();
       return this.#finish(0);
     }
+    return this.#stream(body);
+  }
+
+  async #respondAfterStdin(response: Response): Promise<void> {
+    await new Promise<void>((r) => (this.#stdinWaiter = r));
+    if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
+    return this.#respond(response);
+  }
+
+  /** A body stream, chunk by chunk, flushed when the stream makes us wait. */
+  async #stream(body: ReadableStream<Uint8Array>): Promise<void> {
+    const out = this.out;
     let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     try {
       reader = this.#reader = body.getReader(); // throws for a body already read (a Response returned twice)

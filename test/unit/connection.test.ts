@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Worker } from "../../core/worker.ts";
 import type { App } from "../../core/types.ts";
-import { requestBytes, T } from "../lib/fcgi.ts";
+import { baseParams, begin, cat, pairs, record, requestBytes, stream, T } from "../lib/fcgi.ts";
 import { MemoryConn } from "../lib/memory.ts";
 
 function types(bytes: Uint8Array): number[] {
@@ -109,4 +109,24 @@ test("after the peer's EOF a connection not released in the linger is destroyed,
   await sleep(2300);
   assert.equal(stuck.destroyed, true, "a connection the peer never lets close is destroyed after the linger");
   assert.equal(done.destroyed, false, "a released connection is not destroyed again");
+});
+
+test("Filter: a response ready before STDIN ends waits for it (F46); an abort meanwhile ends the request at once", async () => {
+  const filter = (id: number) => cat(begin(id, 3, true), stream(T.PARAMS, id, pairs(baseParams("POST", "/", { CONTENT_LENGTH: "6", FCGI_DATA_LENGTH: "0" }))), stream(T.DATA, id, ""));
+  const conn = serve(() => new Response("filtered"));
+  conn.readable.push(cat(filter(1), record(T.STDIN, 1, "abc")));
+  await sleep(30);
+  assert.equal(conn.writes.length, 0, "nothing is written while STDIN is unread");
+  conn.readable.push(cat(record(T.STDIN, 1, "def"), record(T.STDIN, 1)));
+  await sleep(30);
+  assert.deepEqual(conn.writes.flatMap(types), [T.STDOUT, T.STDOUT, T.END]);
+  assert.match(new TextDecoder().decode(conn.output), /filtered/);
+
+  // abortGrace is 3 s by default: an END_REQUEST within 30 ms comes from the abort, not the grace timer.
+  conn.writes = [];
+  conn.readable.push(cat(filter(2), record(T.STDIN, 2, "abc")));
+  await sleep(30);
+  conn.readable.push(record(T.ABORT, 2));
+  await sleep(30);
+  assert.deepEqual(conn.writes.flatMap(types), [T.END], "the aborted request ends with END_REQUEST only");
 });
