@@ -1,11 +1,42 @@
 // A single-consumer async queue: adapters push what their runtime delivers (chunks, connections)
-// and the core pulls with for-await. Cheaper than an async generator per item; `onFull`/`onDrain`
-// let an adapter pause its socket while the consumer is behind (backpressure on reads).
+// and the core pulls with for-await, or takes each item in a callback as it is pushed (deliver:
+// no promise per item). Cheaper than an async generator per item; `onFull`/`onDrain` let an
+// adapter pause its socket while the consumer is behind (backpressure on reads).
 
-export class Channel<T> implements AsyncIterableIterator<T> {
+import type { Source } from "./types.ts";
+
+/** `readable` as a Source: itself if it is one, else its iterator driven one item at a time. */
+export function sourceOf<T>(readable: AsyncIterable<T> | Source<T>): Source<T> {
+  if ("deliver" in readable) return readable;
+  const it = readable[Symbol.asyncIterator]();
+  return {
+    async deliver(sink) {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return false;
+        let more: boolean;
+        try {
+          more = sink(r.value);
+        } catch (err) {
+          await it.return?.(); // as a for-await loop does when its body throws
+          throw err;
+        }
+        if (!more) return true;
+      }
+    },
+  };
+}
+
+export class Channel<T> implements AsyncIterableIterator<T>, Source<T> {
   #queue: T[] = [];
   #waiter: ((r: IteratorResult<T>) => void) | null = null;
   #failWaiter: ((err: unknown) => void) | null = null;
+  #sink: ((value: T) => boolean) | null = null;
+  /** Settles the promise deliver() returned: true to be called again, false at the end. */
+  #delivered: ((more: boolean) => void) | null = null;
+  #deliverFailed: ((err: unknown) => void) | null = null;
+  /** A sink call is under way: a push from inside it is queued, not handed in re-entrantly. */
+  #inSink = false;
   #done = false;
   #error: unknown = null;
   #full = false;
@@ -34,11 +65,15 @@ export class Channel<T> implements AsyncIterableIterator<T> {
 
   /** The consumer is waiting for the next item: one pushed now is taken at once, not queued. */
   get waiting(): boolean {
-    return this.#waiter !== null;
+    return this.#waiter !== null || (this.#sink !== null && !this.#inSink);
   }
 
   push(value: T): void {
     if (this.#done) return;
+    if (this.#sink && !this.#inSink) {
+      this.#give(value);
+      return;
+    }
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = this.#failWaiter = null;
@@ -60,6 +95,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     const waiter = this.#waiter;
     this.#waiter = this.#failWaiter = null;
     waiter?.({ value: undefined, done: true });
+    if (this.#sink && this.#queue.length === 0) this.#settle(false); // else the sink's loop hands over the rest first
   }
 
   /** Ends with an error, thrown to the consumer after what is queued. */
@@ -70,18 +106,69 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     const fail = this.#failWaiter;
     this.#waiter = this.#failWaiter = null;
     fail?.(err);
+    if (this.#sink && this.#queue.length === 0) this.#settle(false, err);
+  }
+
+  /**
+   * Hands each item to `sink` as it is pushed, in the pusher's call, what is queued first. The
+   * promise resolves true once the sink returns false (later items queue, as for next(), until
+   * deliver is called again), false once the channel has ended and everything was handed over;
+   * it rejects with the channel's error, or with what the sink threw (the channel then stops,
+   * as a for-await loop would).
+   */
+  deliver(sink: (value: T) => boolean): Promise<boolean> {
+    const done = new Promise<boolean>((resolve, reject) => {
+      this.#delivered = resolve;
+      this.#deliverFailed = reject;
+    });
+    this.#sink = sink;
+    this.#drainToSink();
+    return done;
+  }
+
+  #give(value: T): void {
+    this.#inSink = true;
+    let more: boolean;
+    try {
+      more = this.#sink!(value);
+    } catch (err) {
+      this.#inSink = false;
+      this.#settle(false, err);
+      this.return();
+      return;
+    }
+    this.#inSink = false;
+    if (!more) this.#settle(true);
+    else if (this.#queue.length > 0 || this.#done) this.#drainToSink(); // pushed from inside the sink, or ended there
+  }
+
+  /** Gives what is queued to the sink while it takes more; settles at the end. */
+  #drainToSink(): void {
+    while (this.#sink && this.#queue.length > 0) this.#give(this.#take());
+    if (this.#sink && this.#done) this.#settle(false, this.#error);
+  }
+
+  /** Ends a deliver(): resolves it with `more`, or rejects it with `err` if there is one. */
+  #settle(more: boolean, err: unknown = null): void {
+    const resolve = this.#delivered;
+    const reject = this.#deliverFailed;
+    this.#sink = this.#delivered = this.#deliverFailed = null;
+    if (err !== null) reject?.(err);
+    else resolve?.(more);
+  }
+
+  #take(): T {
+    const value = this.#queue.shift()!;
+    this.#queued -= this.#size ? this.#size(value) : 1;
+    if (this.#full && this.#queued <= this.#highWater / 2) {
+      this.#full = false;
+      this.#onDrain?.();
+    }
+    return value;
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#queue.length > 0) {
-      const value = this.#queue.shift()!;
-      this.#queued -= this.#size ? this.#size(value) : 1;
-      if (this.#full && this.#queued <= this.#highWater / 2) {
-        this.#full = false;
-        this.#onDrain?.();
-      }
-      return Promise.resolve({ value, done: false });
-    }
+    if (this.#queue.length > 0) return Promise.resolve({ value: this.#take(), done: false });
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
@@ -93,6 +180,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   /** The consumer stopped (break out of for-await). */
   return(): Promise<IteratorResult<T>> {
     this.#done = true;
+    if (this.#sink) this.#settle(false);
     this.#queue = [];
     this.#queued = 0;
     this.#onReturn?.();

@@ -2,6 +2,7 @@
 // requests (multiplexed or not), honours FCGI_KEEP_CONN and turns EOF into an abort of every
 // request on it. Protocol errors (bad version, BEGIN_REQUEST on an active id) close the connection.
 
+import { sourceOf } from "./channel.ts";
 import { Exchange, type Host, type Settings } from "./exchange.ts";
 import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
@@ -60,20 +61,8 @@ export class Connection implements Host {
   /** Reads until EOF, an error or close(). Never throws. */
   async run(): Promise<void> {
     try {
-      for await (const chunk of this.#conn.readable) {
-        if (this.#closed) {
-          this.#lingerOn();
-          continue;
-        }
-        const parser = this.#parser;
-        parser.push(chunk);
-        // Timeout bookkeeping: two field writes per chunk; the sweep does the rest.
-        const now = (this.#lastRead = this.settings.now);
-        if (parser.idle) this.#partialSince = -1;
-        else if (this.#partialSince < 0 || parser.records !== this.#recordsSeen) this.#partialSince = now;
-        this.#recordsSeen = parser.records;
-        if (this.#paused) await this.#paused;
-      }
+      const source = sourceOf(this.#conn.readable);
+      while (await source.deliver(this.#onChunk)) await this.#paused; // false: ended
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.settings.log("warn", `closing connection${peer(this.remote)}: protocol error: ${err.message}`);
@@ -96,6 +85,22 @@ export class Connection implements Host {
     const timer = unref(setTimeout(() => conn.destroy(), LINGER_MS));
     conn.whenReleased?.(() => clearTimeout(timer));
   }
+
+  /** Each chunk as it is read, in the adapter's call; false while paused (backpressure on STDIN). */
+  #onChunk = (chunk: Uint8Array): boolean => {
+    if (this.#closed) {
+      this.#lingerOn();
+      return true;
+    }
+    const parser = this.#parser;
+    parser.push(chunk);
+    // Timeout bookkeeping: two field writes per chunk; the sweep does the rest.
+    const now = (this.#lastRead = this.settings.now);
+    if (parser.idle) this.#partialSince = -1;
+    else if (this.#partialSince < 0 || parser.records !== this.#recordsSeen) this.#partialSince = now;
+    this.#recordsSeen = parser.records;
+    return this.#paused === null;
+  };
 
   /** Graceful close: now if idle, else once the requests in flight are done. */
   closeWhenIdle(): void {

@@ -7,4 +7,4 @@ export { RecordParser, ProtocolError } from "./parser.ts";
 export { PairDecoder, decodePairs, PairsLimitError } from "./pairs.ts";
 export * from "./records.ts";
 export { parseAddress, formatAddress, type Address } from "./address.ts";
-export type { App, Conn, Context, FetchHandler, Listener, Logger, LogLevel, Params, RemoteAddr, WorkerOptions } from "./types.ts";
+export type { App, Conn, Context, FetchHandler, Listener, Logger, LogLevel, Params, RemoteAddr, Source, WorkerOptions } from "./types.ts";

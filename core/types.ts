@@ -7,13 +7,26 @@ export interface RemoteAddr {
   readonly family: "IPv4" | "IPv6" | "unix";
 }
 
+/** Items handed to a callback as they come, without a promise per item (core/channel.ts's Channel, the Deno adapter). */
+export interface Source<T> {
+  /**
+   * Calls `sink` with each item; the sink returns false to ask for no more for now. Resolves true
+   * once it did (call deliver again for more), false at the end.
+   */
+  deliver(sink: (value: T) => boolean): Promise<boolean>;
+}
+
 /** One accepted connection, as a runtime adapter hands it to the core. */
 export interface Conn {
-  /** Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading. */
-  readonly readable: AsyncIterable<Uint8Array>;
   /**
-   * True when a chunk from `readable` is valid only until the next one is asked for (the adapter
-   * reads into one reused buffer): the core then copies the body pieces it keeps. A number: only
+   * Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading.
+   * A Source (core/channel.ts's Channel is one) hands each chunk over in the adapter's own call,
+   * without a promise per chunk.
+   */
+  readonly readable: AsyncIterable<Uint8Array> | Source<Uint8Array>;
+  /**
+   * True when a chunk from `readable` is valid only until the next one is asked for, or from a
+   * Source until the sink returns (the adapter reads into one reused buffer): the core then copies the body pieces it keeps. A number: only
    * chunks up to that many bytes are (larger ones are the core's to keep). Default false.
    */
   readonly reusesReadBuffer?: boolean | number;

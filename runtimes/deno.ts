@@ -5,7 +5,7 @@
 
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
-import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
+import type { App, Conn, Listener, RemoteAddr, Source } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
 import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
@@ -62,9 +62,9 @@ function isDisconnect(err: unknown): boolean {
     name === "NotConnected" || name === "ConnectionAborted";
 }
 
-class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
+class DenoSocket implements Conn, Source<Uint8Array> {
   readonly remote: RemoteAddr;
-  readonly readable: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => this };
+  readonly readable: Source<Uint8Array> = this;
   // Each read lands in #buf; the core copies only the body pieces it keeps, not params or headers.
   readonly reusesReadBuffer = true;
   #conn: DenoConn;
@@ -90,29 +90,30 @@ class DenoSocket implements Conn, AsyncIterator<Uint8Array> {
     if (a.transport === "tcp") conn.setNoDelay?.(true);
   }
 
-  // Reading is pull-only: nothing is read until the core asks, which is the backpressure.
-  async next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.#closed) return { value: undefined, done: true };
-    let n: number | null;
-    try {
-      n = await this.#conn.read(this.#buf);
-    } catch (err) {
-      if (this.#closed || isDisconnect(err)) n = null;
-      else throw err;
+  /**
+   * Reads and hands each chunk to the core until it asks to pause or the peer's EOF. Reading is
+   * pull-only: nothing is read while the core does not ask, which is the backpressure.
+   */
+  async deliver(sink: (chunk: Uint8Array) => boolean): Promise<boolean> {
+    for (;;) {
+      if (this.#closed) return false;
+      let n: number | null;
+      try {
+        n = await this.#conn.read(this.#buf);
+      } catch (err) {
+        if (this.#closed || isDisconnect(err)) n = null;
+        else throw err;
+      }
+      if (n === null) {
+        // EOF (or the peer is gone): once our side is shut too, the connection is done.
+        this.#eof = true;
+        if (this.#closing && !this.#writing) this.#shut();
+        return false;
+      }
+      const buf = this.#buf;
+      if (n === buf.length && n < READ_MAX) this.#buf = new Uint8Array(n * 2);
+      if (!sink(buf.subarray(0, n))) return true;
     }
-    if (n === null) {
-      // EOF (or the peer is gone): once our side is shut too, the connection is done.
-      this.#eof = true;
-      if (this.#closing && !this.#writing) this.#shut();
-      return { value: undefined, done: true };
-    }
-    const chunk = this.#buf.subarray(0, n);
-    if (n === this.#buf.length && n < READ_MAX) this.#buf = new Uint8Array(n * 2);
-    return { value: chunk, done: false };
-  }
-
-  async return(): Promise<IteratorResult<Uint8Array>> {
-    return { value: undefined, done: true };
   }
 
   write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {

@@ -5,21 +5,34 @@ import { Channel } from "../../core/channel.ts";
 import type { Conn } from "../../core/types.ts";
 
 /**
- * Hands every chunk out in one reused buffer and scribbles over it when the next is asked for,
- * as the Deno adapter reads: whatever the core kept as a view then reads as 0xee.
+ * Hands every chunk out in one reused buffer and scribbles over it once the core is done with it
+ * (the sink returned, or the next chunk is asked for), as the Deno adapter reads: whatever the
+ * core kept as a view then reads as 0xee.
  */
 class ReusedBufferChannel extends Channel<Uint8Array> {
   #buf = new Uint8Array(0);
   #used = 0;
   override async next(): Promise<IteratorResult<Uint8Array>> {
-    this.#buf.fill(0xee, 0, this.#used);
+    this.#scribble();
     const r = await super.next();
-    if (r.done) return r;
-    const n = r.value.length;
+    return r.done ? r : { value: this.#reuse(r.value), done: false };
+  }
+  override deliver(sink: (chunk: Uint8Array) => boolean): Promise<boolean> {
+    return super.deliver((chunk) => {
+      const more = sink(this.#reuse(chunk));
+      this.#scribble(); // a delivered chunk is valid only until the sink returns
+      return more;
+    });
+  }
+  #scribble(): void {
+    this.#buf.fill(0xee, 0, this.#used);
+  }
+  #reuse(chunk: Uint8Array): Uint8Array {
+    const n = chunk.length;
     if (n > this.#buf.length) this.#buf = new Uint8Array(n * 2);
-    this.#buf.set(r.value);
+    this.#buf.set(chunk);
     this.#used = n;
-    return { value: this.#buf.subarray(0, n), done: false };
+    return this.#buf.subarray(0, n);
   }
 }
 

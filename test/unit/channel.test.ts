@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Channel } from "../../core/channel.ts";
+import { Channel, sourceOf } from "../../core/channel.ts";
 
 test("push before next(): items come out in order", async () => {
   const c = new Channel<number>();
@@ -183,4 +183,140 @@ test("breaking out of for-await calls onReturn", async () => {
 test("Symbol.asyncIterator returns the channel itself", () => {
   const c = new Channel<number>();
   assert.equal(c[Symbol.asyncIterator](), c);
+});
+
+// deliver(): the core's read path, without a promise per chunk.
+
+test("deliver: what is queued first, then each push handed over inside the push call", async () => {
+  const c = new Channel<number>();
+  c.push(1);
+  const seen: number[] = [];
+  const done = c.deliver((x) => (seen.push(x), true));
+  assert.deepEqual(seen, [1]);
+  assert.equal(c.waiting, true);
+  c.push(2);
+  assert.deepEqual(seen, [1, 2]); // synchronously
+  c.end();
+  assert.equal(await done, false);
+  assert.equal(c.waiting, false);
+});
+
+test("deliver: a sink returning false pauses it; later items queue (counted for backpressure) until deliver again", async () => {
+  const calls: string[] = [];
+  const c = new Channel<number>(2, { onFull: () => calls.push("full"), onDrain: () => calls.push("drain") });
+  const seen: number[] = [];
+  const take = (x: number) => (seen.push(x), x !== 1);
+  const paused = c.deliver(take);
+  c.push(1);
+  assert.equal(await paused, true);
+  assert.equal(c.waiting, false);
+  c.push(2);
+  c.push(3);
+  assert.deepEqual(seen, [1]);
+  assert.deepEqual(calls, ["full"]);
+  const done = c.deliver(take);
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.deepEqual(calls, ["full", "drain"]);
+  c.push(4);
+  c.end();
+  assert.equal(await done, false);
+  assert.deepEqual(seen, [1, 2, 3, 4]);
+});
+
+test("deliver: after end() the queued items are handed over, then it resolves false", async () => {
+  const c = new Channel<number>();
+  c.push(1);
+  c.push(2);
+  c.end();
+  const seen: number[] = [];
+  assert.equal(await c.deliver((x) => (seen.push(x), true)), false);
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(await c.deliver(() => true), false);
+});
+
+test("deliver: end() or fail() from inside the sink settles it once the sink returns", async () => {
+  const c = new Channel<number>();
+  const ended = c.deliver(() => (c.end(), true));
+  c.push(1);
+  assert.equal(await ended, false);
+  const d = new Channel<number>();
+  const failed = d.deliver(() => (d.fail(new Error("gone")), false));
+  d.push(1);
+  await assert.rejects(failed, /gone/);
+});
+
+test("deliver: fail() rejects after the queued items", async () => {
+  const c = new Channel<number>();
+  c.push(1);
+  c.fail(new Error("reset"));
+  const seen: number[] = [];
+  await assert.rejects(c.deliver((x) => (seen.push(x), true)), /reset/);
+  assert.deepEqual(seen, [1]);
+  const d = new Channel<number>();
+  const live = d.deliver(() => true);
+  d.fail(new Error("later"));
+  await assert.rejects(live, /later/);
+});
+
+test("deliver: what the sink throws rejects it and stops the channel (onReturn), as a for-await body would", async () => {
+  let returned = 0;
+  const c = new Channel<number>(Infinity, { onReturn: () => returned++ });
+  const seen: number[] = [];
+  const done = c.deliver((x) => {
+    seen.push(x);
+    if (x === 2) throw new Error("bad record");
+    return true;
+  });
+  c.push(1);
+  c.push(2); // the pusher does not see the throw
+  c.push(3);
+  await assert.rejects(done, /bad record/);
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(returned, 1);
+  assert.deepEqual(await c.next(), { value: undefined, done: true });
+});
+
+test("deliver: a push from inside the sink is handed over after it returns, in order, not re-entrantly", async () => {
+  const c = new Channel<number>();
+  const seen: string[] = [];
+  let depth = 0;
+  const done = c.deliver((x) => {
+    depth++;
+    seen.push(`${x}@${depth}`);
+    if (x === 1) {
+      assert.equal(c.waiting, false); // a view pushed now would be queued, so the adapter copies it
+      c.push(2);
+      c.push(3);
+    }
+    depth--;
+    return true;
+  });
+  c.push(1);
+  assert.deepEqual(seen, ["1@1", "2@1", "3@1"]);
+  c.end();
+  assert.equal(await done, false);
+});
+
+test("sourceOf: a plain async iterable is driven one item at a time; a pause keeps the iterator open", async () => {
+  let returned = 0;
+  const items = [1, 2, 3];
+  const iterable: AsyncIterable<number> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => (items.length ? { value: items.shift()!, done: false } : { value: undefined, done: true }),
+      return: async () => (returned++, { value: undefined, done: true }),
+    }),
+  };
+  const source = sourceOf(iterable);
+  const seen: number[] = [];
+  assert.equal(await source.deliver((x) => (seen.push(x), x !== 1)), true);
+  assert.equal(await source.deliver((x) => (seen.push(x), true)), false);
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.equal(returned, 0);
+  items.push(4);
+  await assert.rejects(sourceOf(iterable).deliver(() => {
+    throw new Error("bad");
+  }), /bad/);
+  assert.equal(returned, 1);
+  const c = new Channel<number>();
+  assert.equal(sourceOf(c), c);
 });
