@@ -63,9 +63,12 @@ export class Channel<T> implements AsyncIterableIterator<T>, Source<T> {
     this.#onReturn = hooks.onReturn;
   }
 
-  /** The consumer is waiting for the next item: one pushed now is taken at once, not queued. */
-  get waiting(): boolean {
-    return this.#waiter !== null || (this.#sink !== null && !this.#inSink);
+  /**
+   * A sink is waiting (deliver): an item pushed now is handed over and done with before push()
+   * returns, so an adapter may push a view of a buffer it reuses for its next read.
+   */
+  get delivering(): boolean {
+    return this.#sink !== null && !this.#inSink;
   }
 
   push(value: T): void {

@@ -43,7 +43,8 @@ async function kindOf(path: string): Promise<PathKind> {
 }
 
 /**
- * Reads up to this size are copied into the connection's own reused buffer. Bun hands each read
+ * Reads up to this size are copied into one reused buffer, shared by every connection: the core
+ * takes a chunk inside the push and is done with it when push() returns. Bun hands each read
  * over as a new Uint8Array; JSC keeps a small one (up to 1000 bytes) inside its heap, and the
  * first subarray of it (the parser's views of BEGIN_REQUEST and PARAMS) moves its bytes out into
  * a new ArrayBuffer: more than a microsecond per request. A copy into a buffer that already has
@@ -51,12 +52,12 @@ async function kindOf(path: string): Promise<PathKind> {
  * the only body pieces the core need not copy.
  */
 const SMALL_READ = 4096;
+let small: Uint8Array | null = null;
 
 class BunConn implements Conn {
   readonly readable: Channel<Uint8Array>;
   readonly remote: RemoteAddr;
   readonly reusesReadBuffer = SMALL_READ;
-  #small: Uint8Array | null = null;
   #socket: BunSocket;
   #queue: Uint8Array[] = [];
   /** Each queued chunk's `sent` callback, or undefined. */
@@ -82,13 +83,13 @@ class BunConn implements Conn {
     });
   }
 
-  /** Bun's data callback. Only a chunk the core takes at once goes through #small: a queued one must stay as it is. */
+  /** Bun's data callback. Only a chunk the core takes at once goes through `small`: a queued one must stay as it is. */
   read(chunk: Uint8Array): void {
     const r = this.readable;
-    if (chunk.length > SMALL_READ || !r.waiting) return r.push(chunk);
-    const small = (this.#small ??= new Uint8Array(SMALL_READ));
-    small.set(chunk);
-    r.push(small.subarray(0, chunk.length));
+    if (chunk.length > SMALL_READ || !r.delivering) return r.push(chunk);
+    const buf = (small ??= new Uint8Array(SMALL_READ));
+    buf.set(chunk);
+    r.push(buf.subarray(0, chunk.length));
   }
 
   write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {

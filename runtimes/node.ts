@@ -92,10 +92,9 @@ export class NodeConn implements Conn {
  * that malloc and the collections its external memory paces cost a fifth of a small request's CPU
  * (bench/PROFILE.md). `onread` (a documented option of client sockets) reads into the caller's
  * buffer instead; a server cannot pass it, so each accepted socket gets the same switch before its
- * first read. One buffer serves every connection: Node runs the microtasks after each read, so the
- * core, waiting for the chunk, is done with it (it copies what it keeps: `reusesReadBuffer`)
- * before Node reads again. A read that comes while the core is not waiting (paused, or busy) is
- * queued as a copy. The fields are found by their symbols' names, as net.Socket's constructor
+ * first read. One buffer serves every connection: the core takes a chunk inside the push and is
+ * done with it when push() returns (it copies what it keeps: `reusesReadBuffer`), before Node
+ * reads again. A read that comes while the core is not taking chunks (paused) is queued as a copy. The fields are found by their symbols' names, as net.Socket's constructor
  * sets them; where anything is missing (Bun's and Deno's node:net), Node's own reads are kept.
  */
 function readIntoShared(socket: net.Socket, readable: Channel<Uint8Array>): boolean {
@@ -107,7 +106,7 @@ function readIntoShared(socket: net.Socket, readable: Channel<Uint8Array>): bool
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[symbols.buffer] = shared;
   // Returns nothing: false would stop Node reading.
-  fields[symbols.callback] = (n: number) => readable.push(readable.waiting ? shared.subarray(0, n) : shared.slice(0, n));
+  fields[symbols.callback] = (n: number) => readable.push(readable.delivering ? shared.subarray(0, n) : shared.slice(0, n));
   handle.useUserBuffer(shared);
   return true;
 }

@@ -23,20 +23,25 @@ test("push after next(): the pending next() resolves with the item", async () =>
   assert.deepEqual(await c.next(), { value: "b", done: false });
 });
 
-test("waiting: true only while a next() is pending, so an adapter knows a pushed view is taken at once", async () => {
+test("delivering: true only while a sink waits, not for a pending next() (its item is used later)", async () => {
   const c = new Channel<number>();
-  assert.equal(c.waiting, false);
+  assert.equal(c.delivering, false);
   const p = c.next();
-  assert.equal(c.waiting, true);
+  assert.equal(c.delivering, false);
   c.push(1);
-  assert.equal(c.waiting, false);
-  c.push(2); // queued
-  assert.equal(c.waiting, false);
   assert.deepEqual(await p, { value: 1, done: false });
-  assert.deepEqual(await c.next(), { value: 2, done: false });
-  c.next();
+  const paused = c.deliver(() => false);
+  assert.equal(c.delivering, true);
+  c.push(2);
+  assert.equal(await paused, true);
+  assert.equal(c.delivering, false);
+  c.push(3); // queued
+  assert.equal(c.delivering, false);
+  const ended = c.deliver(() => true);
+  assert.equal(c.delivering, true);
   c.end();
-  assert.equal(c.waiting, false);
+  assert.equal(await ended, false);
+  assert.equal(c.delivering, false);
 });
 
 test("end(): queued items are delivered, then done (and done stays done)", async () => {
@@ -193,12 +198,12 @@ test("deliver: what is queued first, then each push handed over inside the push 
   const seen: number[] = [];
   const done = c.deliver((x) => (seen.push(x), true));
   assert.deepEqual(seen, [1]);
-  assert.equal(c.waiting, true);
+  assert.equal(c.delivering, true);
   c.push(2);
   assert.deepEqual(seen, [1, 2]); // synchronously
   c.end();
   assert.equal(await done, false);
-  assert.equal(c.waiting, false);
+  assert.equal(c.delivering, false);
 });
 
 test("deliver: a sink returning false pauses it; later items queue (counted for backpressure) until deliver again", async () => {
@@ -209,7 +214,7 @@ test("deliver: a sink returning false pauses it; later items queue (counted for 
   const paused = c.deliver(take);
   c.push(1);
   assert.equal(await paused, true);
-  assert.equal(c.waiting, false);
+  assert.equal(c.delivering, false);
   c.push(2);
   c.push(3);
   assert.deepEqual(seen, [1]);
@@ -284,7 +289,7 @@ test("deliver: a push from inside the sink is handed over after it returns, in o
     depth++;
     seen.push(`${x}@${depth}`);
     if (x === 1) {
-      assert.equal(c.waiting, false); // a view pushed now would be queued, so the adapter copies it
+      assert.equal(c.delivering, false); // a view pushed now would be queued, so the adapter copies it
       c.push(2);
       c.push(3);
     }
