@@ -131,7 +131,7 @@ class DenoSocket implements Conn, Source<Uint8Array> {
       while (this.#queue.length > 0) {
         const chunk = this.#queue.shift()!;
         const sent = this.#sent.shift();
-        for (let off = 0; off < chunk.length;) off += await this.#conn.write(chunk.subarray(off));
+        for (let off = 0; off < chunk.length;) off += await this.#conn.write(off === 0 ? chunk : chunk.subarray(off)); // a view only for a partial write's rest
         sent?.(); // the write op is done with the bytes
         this.#queued -= chunk.length;
         if (this.#queued <= WRITE_HIGH_WATER) this.#release();
