@@ -7,7 +7,7 @@ export interface RemoteAddr {
   readonly family: "IPv4" | "IPv6" | "unix";
 }
 
-/** Items handed to a callback as they come, without a promise per item (core/channel.ts's Channel, the Deno adapter). */
+/** Items handed to a callback as they come, without a promise per item (Channel, the Deno adapter). */
 export interface Source<T> {
   /**
    * Calls `sink` with each item; the sink returns false to ask for no more for now. Resolves true
@@ -26,8 +26,9 @@ export interface Conn {
   readonly readable: AsyncIterable<Uint8Array> | Source<Uint8Array>;
   /**
    * True when a chunk from `readable` is valid only until the next one is asked for, or from a
-   * Source until the sink returns (the adapter reads into one reused buffer): the core then copies the body pieces it keeps. A number: only
-   * chunks up to that many bytes are (larger ones are the core's to keep). Default false.
+   * Source until the sink returns (the adapter reads into one reused buffer): the core then
+   * copies the body pieces it keeps. A number: only chunks up to that many bytes are (larger ones
+   * are the core's to keep). Default false.
    */
   readonly reusesReadBuffer?: boolean | number;
   /**

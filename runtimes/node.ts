@@ -94,8 +94,9 @@ export class NodeConn implements Conn {
  * buffer instead; a server cannot pass it, so each accepted socket gets the same switch before its
  * first read. One buffer serves every connection: the core takes a chunk inside the push and is
  * done with it when push() returns (it copies what it keeps: `reusesReadBuffer`), before Node
- * reads again. A read that comes while the core is not taking chunks (paused) is queued as a copy. The fields are found by their symbols' names, as net.Socket's constructor
- * sets them; where anything is missing (Bun's and Deno's node:net), Node's own reads are kept.
+ * reads again. A read that comes while the core is not taking chunks (paused) is queued as a
+ * copy. The fields are found by their symbols' names, as net.Socket's constructor sets them;
+ * where anything is missing (Bun's and Deno's node:net), Node's own reads are kept.
  */
 function readIntoShared(socket: net.Socket, readable: Channel<Uint8Array>): boolean {
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } })._handle;
