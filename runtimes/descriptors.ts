@@ -8,7 +8,7 @@ import type { Logger } from "../core/types.ts";
 
 /** Connections open before the first look: a quiet worker never loads node:fs (4 MiB on Bun). */
 const FIRST_LOOK = 16;
-/** How close to the limit a look makes the next accept look again. */
+/** How close to the limit a look makes the next accept look again; below the limit by more, a warning is re-armed. */
 const MARGIN = 16;
 
 type Fs = typeof import("node:fs");
@@ -59,7 +59,9 @@ export class DescriptorWatch {
     // Each new connection takes one descriptor: look again when they could have come within MARGIN.
     this.#lookAt = this.#open + Math.max(1, limit - used - MARGIN);
     if (used < limit) {
-      this.#warned = false;
+      // Re-armed only well below the limit: connections that close and come back one at a time at
+      // the limit (the backlog's, on Bun) are the same shortage, not a new one to log each time.
+      if (used < limit - MARGIN) this.#warned = false;
       return;
     }
     if (this.#warned) return;
