@@ -4,10 +4,10 @@
 
 import { BodySource } from "./body.ts";
 import { buildParams } from "./env.ts";
+import { FramedBody } from "./framed.ts";
 import { LazyRequest } from "./lazy-request.ts";
 import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
-import { encodeLent, giveBack } from "./pool.ts";
 import { PairDecoder, type PairLimits, PairsLimitError } from "./pairs.ts";
 import {
   abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
@@ -297,32 +297,46 @@ export class Exchange {
   #respond(response: Response): void | Promise<void> {
     const out = this.out;
     if (this.#aborted || this.ended) {
-      response.body?.cancel().catch(() => {});
+      const parts = LazyResponse.take(response);
+      if (parts === null) response.body?.cancel().catch(() => {});
+      else if (parts.body instanceof FramedBody) parts.body.release();
       return this.#finish(1);
     }
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) return this.#respondAfterStdin(response);
     const parts = LazyResponse.take(response);
-    const head = headText(parts ?? response, this.role === "authorizer");
-    const skipBody = this.#method === "HEAD" || (this.role === "authorizer" && response.status === 200);
-    // The whole answer in one write, the usual small response (a lent body, 4 KiB and up, never fits).
-    if (parts !== null && out.endSmall(head, skipBody ? null : parts.body)) return this.#ended();
-    out.stdout(byteString(head));
+    const authorizer = this.role === "authorizer";
+    const head = headText(parts ?? response, authorizer);
+    const skipBody = this.#method === "HEAD" || (authorizer && response.status === 200);
     if (parts !== null) {
       // Text or bytes nobody read: written as they are, no stream.
-      const content = parts.body;
-      if (typeof content === "string") {
-        const lent = skipBody || content.length <= MAX_CUT ? null : encodeLent(content);
-        if (lent !== null) out.stdout(lent, () => giveBack(lent));
-        else if (!skipBody) out.stdout(encodeText(content));
-      } else if (content !== null) {
-        const sent = parts.lent ? () => giveBack(content) : undefined;
-        if (!skipBody) out.stdout(content, sent);
-        else sent?.();
+      let content = parts.body;
+      if (skipBody) {
+        if (content instanceof FramedBody) content.release();
+        content = null;
+      } else if (typeof content === "string" && content.length > MAX_CUT) {
+        content = FramedBody.encode(content) ?? content;
       }
+      // A large body in one write with its head, unless an Authorizer's (Apache relays its body
+      // only when the head shares its record).
+      if (content instanceof FramedBody && !authorizer) {
+        out.endFramed(head, content);
+        return this.#ended();
+      }
+      // The whole answer in one write, the usual small response.
+      if (!(content instanceof FramedBody) && out.endSmall(head, content)) return this.#ended();
+      out.stdout(byteString(head));
+      if (typeof content === "string") out.stdout(encodeText(content));
+      else if (content instanceof FramedBody) {
+        const framed = content;
+        const pieces = framed.pieces();
+        out.stdout(pieces[0], () => framed.release());
+        for (let i = 1; i < pieces.length; i++) out.stdout(pieces[i]);
+      } else if (content !== null) out.stdout(content);
       out.endStdout();
       return this.#finish(0);
     }
+    out.stdout(byteString(head));
     const body = response.body;
     if (!body || skipBody) {
       body?.cancel().catch(() => {});

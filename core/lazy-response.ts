@@ -7,7 +7,7 @@
 // with a response (reading or cloning it, passing it to the runtime) first builds the runtime's
 // Response from the same parts and delegates to it.
 
-import { lend } from "./pool.ts";
+import { FramedBody } from "./framed.ts";
 import { TOKEN } from "./request.ts";
 import type { HeaderPairs } from "./response.ts";
 
@@ -31,9 +31,8 @@ export interface ResponseParts {
   readonly statusText: string;
   /** A Headers, or the pairs a plain-object init gave (a Headers is made of them only when asked for). */
   headers: Headers | HeaderPairs;
-  readonly body: string | Uint8Array | null;
-  /** The body is a buffer from pool.ts: give it back once the socket is done with it. */
-  readonly lent: boolean;
+  /** A large bytes body is copied framed as records (framed.ts): release() it once the socket is done with it. */
+  readonly body: string | Uint8Array | FramedBody | null;
 }
 
 /** A value a Headers keeps as it is: bytes up to 0xFF, no NUL, CR or LF, no whitespace to trim. */
@@ -87,12 +86,9 @@ function partsOf(body: unknown, init: ResponseInit | null | undefined, textType 
   if (bytes !== null && NULL_BODY_STATUS.has(status)) return null;
   const type = typeof bytes === "string" ? textType : undefined;
   const headers = plainHeaders(init?.headers, type) ?? typedHeaders(init?.headers, type);
-  if (bytes === null || typeof bytes === "string") return { status, statusText, headers, body: bytes, lent: false };
-  // A copy, as the Fetch API takes one; a large one into a reused buffer.
-  const copy = lend(bytes.length);
-  if (copy === null) return { status, statusText, headers, body: new Uint8Array(bytes), lent: false };
-  copy.set(bytes);
-  return { status, statusText, headers, body: copy, lent: true };
+  if (bytes === null || typeof bytes === "string") return { status, statusText, headers, body: bytes };
+  // A copy, as the Fetch API takes one; a large one into a reused buffer, as the records it leaves in.
+  return { status, statusText, headers, body: FramedBody.copy(bytes) ?? new Uint8Array(bytes) };
 }
 
 function typedHeaders(init: HeadersInit | undefined, type: string | undefined): Headers {
@@ -122,6 +118,9 @@ export class LazyResponse {
         // Its body went to the web server: used, as the runtime's would be after the worker read it.
         this.#native = new (native())(new Uint8Array(0), init);
         this.#native.body!.getReader().cancel().catch(() => {});
+      } else if (p.body instanceof FramedBody) {
+        this.#native = new (native())(p.body.bytes() as BodyInit, init);
+        p.body.release();
       } else {
         this.#native = new (native())(p.body as BodyInit | null, init);
       }
@@ -137,7 +136,7 @@ export class LazyResponse {
 
   /**
    * The parts, for the worker to write directly, if nothing made the runtime's Response yet; once
-   * only, as a body can be read once. A lent body must be given back (pool.ts) once it is written.
+   * only, as a body can be read once. A FramedBody must be released once it is written.
    */
   static take(response: unknown): ResponseParts | null {
     // A brand check: instanceof LazyResponse holds for the runtime's responses too.

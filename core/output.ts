@@ -4,9 +4,10 @@
 // relays an Authorizer's body only then). END_REQUEST is written exactly once, and nothing is
 // written for the id after it (F31, G9).
 
+import { type FramedBody, HEAD_ROOM } from "./framed.ts";
 import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeEndRequest, writeHeader } from "./records.ts";
 import { giveBack, lend } from "./pool.ts";
-import { writeChars } from "./response.ts";
+import { byteString, writeChars } from "./response.ts";
 import { cut, encodeText, MAX_CUT, trim, uncut } from "./slab.ts";
 
 export interface Sink {
@@ -108,6 +109,38 @@ export class Output {
     const p = this.#sink.write(trim(buf, o));
     if (p) p.catch(() => {});
     return true;
+  }
+
+  /**
+   * A whole response around a framed body (framed.ts), given back once sent: the head's record in
+   * the room in front of it, the empty STDOUT and END_REQUEST behind it, and the request id into its
+   * records, sent in one write. Anything queued (STDERR) goes first; so does a head that does not
+   * fit in front (or has a char above 0xFF), as records of its own.
+   */
+  endFramed(head: string, body: FramedBody): void {
+    if (this.ended) return body.release();
+    const buf = body.buffer;
+    let start = HEAD_ROOM - HEADER_LEN - head.length;
+    if (start < 0 || writeChars(head, buf, start + HEADER_LEN, 0xff) < 0) {
+      this.#stream(Type.STDOUT, byteString(head));
+      start = HEAD_ROOM;
+    } else {
+      writeHeader(buf, start, Type.STDOUT, this.id, head.length);
+    }
+    const queued = this.flush();
+    if (queued) queued.catch(() => {});
+    const hi = this.id >>> 8;
+    const lo = this.id & 0xff;
+    for (let o = HEAD_ROOM; o < body.end; o += HEADER_LEN + ((buf[o + 4] << 8) | buf[o + 5])) {
+      buf[o + 2] = hi;
+      buf[o + 3] = lo;
+    }
+    writeHeader(buf, body.end, Type.STDOUT, this.id, 0);
+    const end = writeEndRequest(buf, body.end + HEADER_LEN, this.id, 0, ProtocolStatus.REQUEST_COMPLETE);
+    this.ended = true;
+    this.flushed = true;
+    const p = this.#sink.write(buf.subarray(start, end), () => body.release());
+    if (p) p.catch(() => {});
   }
 
   /** Writes what is queued and closes the id without END_REQUEST (the connection is about to go). */

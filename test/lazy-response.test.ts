@@ -63,7 +63,8 @@ for (const rt of runtimes()) {
       assert.deepEqual(c.mutated, [["content-type", "text/plain;charset=UTF-8"], ["x-late", "1"]]);
       assert.deepEqual(c.afterRead, [null, true], "once read, the runtime's Response is the one written");
       assert.equal(c.copied, "abc", "bytes are copied at construction, as the Fetch API does");
-      assert.deepEqual(c.copiedLarge, [true, 65536, true], "a large body is copied too, into a pooled buffer");
+      assert.deepEqual(c.copiedLarge, ["framed", 65536, true], "a large body is copied too, into a pooled buffer");
+      assert.deepEqual(c.readLarge, [200000, true, "1", null], "a large body the app reads is the bytes it gave");
       assert.deepEqual(c.sent, [true, "TypeError", 201, "1", null], "once taken by the worker, the body is used; status and headers stay");
     });
 

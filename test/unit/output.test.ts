@@ -3,7 +3,9 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { FramedBody, HEAD_ROOM } from "../../core/framed.ts";
 import { Output, type Sink } from "../../core/output.ts";
+import { lend } from "../../core/pool.ts";
 import { RecordParser } from "../../core/parser.ts";
 import { Type } from "../../core/records.ts";
 
@@ -12,6 +14,8 @@ interface Capture {
   writes: Uint8Array[];
   /** write and writev calls */
   calls: number;
+  /** The `sent` callbacks given, in order. */
+  sent: (() => void)[];
   records(): [number, number, number][];
   bytes(type: number): Uint8Array;
 }
@@ -26,16 +30,19 @@ function capture(): Capture {
   };
   const cap: Capture = {
     sink: {
-      write: (chunk: Uint8Array) => {
+      write: (chunk: Uint8Array, sent?: () => void) => {
         cap.calls++;
         writes.push(chunk);
+        if (sent) cap.sent.push(sent);
       },
-      writev: (chunks: readonly Uint8Array[]) => {
+      writev: (chunks: readonly Uint8Array[], sent?: () => void) => {
         cap.calls++;
         writes.push(...chunks);
+        if (sent) cap.sent.push(sent);
       },
     },
     calls: 0,
+    sent: [],
     writes,
     records: () => all().map(([t, id, c]): [number, number, number] => [t, id, c.length]),
     bytes: (type: number) => Buffer.concat(all().filter(([t]) => t === type).map(([, , c]) => c)),
@@ -153,4 +160,56 @@ test("endSmall declines, with nothing written, what it cannot do in one slab cut
   out.stderr("note\n");
   assert.equal(out.endSmall(head, "hi"), false);
   assert.equal(cap.calls, 0);
+});
+
+test("endFramed: head, a framed body, the end of STDOUT and END_REQUEST leave in one write of the body's own buffer", () => {
+  const head = "content-type: application/octet-stream\r\nStatus: 200 OK\r\n\r\n";
+  const body = new Uint8Array(200000).map((_, i) => i % 253);
+  const framed = FramedBody.copy(body)!;
+  const cap = capture();
+  const out = new Output(cap.sink, 0x1234);
+  out.endFramed(head, framed);
+  assert.equal(cap.calls, 1);
+  assert.equal(cap.writes[0].buffer, framed.buffer.buffer, "no copy: a view of the framed buffer");
+  assert.deepEqual(cap.records(), [
+    [Type.STDOUT, 0x1234, head.length], [Type.STDOUT, 0x1234, 65535], [Type.STDOUT, 0x1234, 65535],
+    [Type.STDOUT, 0x1234, 65535], [Type.STDOUT, 0x1234, 3395], [Type.STDOUT, 0x1234, 0], [Type.END_REQUEST, 0x1234, 8],
+  ]);
+  assert.deepEqual(cap.bytes(Type.STDOUT), Buffer.concat([Buffer.from(head, "latin1"), body]));
+  assert.deepEqual([...cap.bytes(Type.END_REQUEST)], [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(out.ended, true);
+  out.stdout(new Uint8Array([1]));
+  out.end(1);
+  assert.equal(cap.calls, 1, "nothing after END_REQUEST");
+  // The buffer goes back to the pool only once the socket is done with it.
+  const size = framed.buffer.length;
+  assert.notEqual(lend(size)!.buffer, framed.buffer.buffer, "still held by the socket");
+  assert.equal(cap.sent.length, 1);
+  cap.sent[0]();
+  assert.equal(lend(size)!.buffer, framed.buffer.buffer, "given back once sent");
+});
+
+test("endFramed: what is queued goes first; a head too long for the room in front, or past 0xFF, goes as records of its own", () => {
+  const body = "é".repeat(40000); // 80000 bytes of UTF-8
+  const heads = [
+    ["a head that fits, after a queued log line", "Status: 200 OK\r\n\r\n", true],
+    ["a head longer than the room", `x-long: ${"v".repeat(HEAD_ROOM)}\r\nStatus: 200 OK\r\n\r\n`, false],
+    ["a head with a char past 0xFF", "x-a: \u0101\r\nStatus: 200 OK\r\n\r\n", false],
+  ] as const;
+  for (const [what, head, inFront] of heads) {
+    const cap = capture();
+    const out = new Output(cap.sink, 3);
+    out.stderr("note\n");
+    const framed = FramedBody.encode(body)!;
+    out.endFramed(head, framed);
+    assert.equal(cap.calls, 2, `${what}: what was queued, then the framed buffer`);
+    const last = cap.writes[cap.writes.length - 1];
+    assert.equal(last.buffer, framed.buffer.buffer, what);
+    assert.equal(last.byteOffset, inFront ? HEAD_ROOM - 8 - head.length : HEAD_ROOM, what);
+    const headBytes = new TextEncoder().encode(head);
+    const records = cap.records();
+    assert.deepEqual(records[0], [Type.STDERR, 3, 5], what);
+    assert.deepEqual(records.slice(-2), [[Type.STDOUT, 3, 0], [Type.END_REQUEST, 3, 8]], what);
+    assert.deepEqual(cap.bytes(Type.STDOUT), Buffer.concat([headBytes, Buffer.from(body)]), what);
+  }
 });
