@@ -79,20 +79,24 @@ export class Output {
    * A whole small response when nothing else is queued: the record headers, `head` (one char per
    * byte), the body, the empty STDOUT and END_REQUEST written straight into one slab cut, sent in
    * one write (no queue, no copy of a head or body encoded apart). False, with nothing done, when it
-   * does not fit in a cut or a char does not fit the encoding on this path: the caller queues it
-   * the usual way.
+   * does not fit in a cut or the head has a char above 0xFF: the caller queues it the usual way.
    */
   endSmall(head: string, body: string | Uint8Array | null): boolean {
     if (this.ended || this.#runs.length > 0) return false;
-    const short = typeof body === "string" && body.length <= SHORT_TEXT;
-    const bodyMax = body === null ? 0 : typeof body !== "string" || short ? body.length : body.length * 3;
+    // A short text is copied char by char (cheaper than a view for encodeInto) while it is ASCII;
+    // a short one that is not goes through encodeInto too, in a cut with room for its UTF-8.
+    const ascii = typeof body === "string" && body.length <= SHORT_TEXT;
+    return this.#small(head, body, ascii) || (ascii && this.#small(head, body, false));
+  }
+
+  #small(head: string, body: string | Uint8Array | null, ascii: boolean): boolean {
+    const bodyMax = body === null ? 0 : typeof body !== "string" || ascii ? body.length : body.length * 3;
     const capacity = 2 * HEADER_LEN + head.length + bodyMax + END_REQUEST_SIZE;
     if (capacity > MAX_CUT) return false;
     const buf = cut(capacity);
     let o = writeChars(head, buf, HEADER_LEN, 0xff);
     if (o >= 0 && typeof body === "string") {
-      // A short text is copied char by char (cheaper than a view for encodeInto); ASCII only.
-      o = short ? writeChars(body, buf, o, 0x7f) : o + utf8.encodeInto(body, buf.subarray(o, o + bodyMax)).written;
+      o = ascii ? writeChars(body, buf, o, 0x7f) : o + utf8.encodeInto(body, buf.subarray(o, o + bodyMax)).written;
     } else if (o >= 0 && body !== null && typeof body !== "string") {
       buf.set(body, o);
       o += body.length;
