@@ -2,6 +2,7 @@
 export { Worker, startServer, toHandler, type Server } from "./worker.ts";
 export { Connection } from "./connection.ts";
 export { installLazyResponse, LazyResponse, type ResponseParts } from "./lazy-response.ts";
+export type { FramedBody } from "./framed.ts";
 export { installLazyRequest, LazyRequest, wrapGlobals } from "./lazy-request.ts";
 export { RecordParser, ProtocolError } from "./parser.ts";
 export { PairDecoder, decodePairs, PairsLimitError } from "./pairs.ts";
