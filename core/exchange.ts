@@ -222,13 +222,13 @@ export class Exchange {
     let request: Request;
     try {
       const list = headerList(env, headers);
-      const body = this.#body?.stream ?? null;
       // GET is the default: naming it costs the method normalization (2 µs on Deno).
-      const init: RequestInit = body ? { method, headers: list, body, duplex: "half" } as RequestInit
-        : method === "GET" ? { headers: list } : { method, headers: list };
+      const init: RequestInit = method === "GET" ? { headers: list } : { method, headers: list };
       const url = requestUrl(env);
       const onSkip = (message: string) => this.#log("warn", message);
-      request = this.#host.settings.lazyRequest ? new LazyRequest(url, init, onSkip) as unknown as Request : newRequest(url, init, onSkip);
+      const source = this.#body;
+      if (this.#host.settings.lazyRequest) request = new LazyRequest(url, init, onSkip, source) as unknown as Request;
+      else request = newRequest(url, source === null ? init : { ...init, body: source.stream, duplex: "half" } as RequestInit, onSkip);
     } catch (err) {
       this.#guard(this.#answer(textResponse(400, `bad request: ${(err as Error).message}`)));
       return;

@@ -10,6 +10,7 @@
 // copy of either taken before the wrap would get the lazy one and throw: the CLI wraps them before
 // it loads the app (wrapGlobals), bar Node's Request, which is wrapped with the first request.
 
+import type { BodySource } from "./body.ts";
 import { wrapArgument } from "./lazy-response.ts";
 import { concat } from "./records.ts";
 import { buildRequest, LazySignal, TOKEN } from "./request.ts";
@@ -53,6 +54,8 @@ export class LazyRequest {
   readonly #method: string;
   #init: RequestInit | null;
   readonly #onSkip: (message: string) => void;
+  /** The worker's request body, read without a stream unless one is asked for. */
+  readonly #body: BodySource | null;
   #real: Request | null = null;
   #signal: LazySignal | null = null;
   /** arrayBuffer(), bytes(), text() or json() read the body without the runtime's Request. */
@@ -62,18 +65,20 @@ export class LazyRequest {
    * A method that is not a token or not upper-case (bar the six Fetch normalizes), or a URL that
    * does not parse or carries credentials, goes to the runtime's Request at once, which may refuse
    * it (the worker answers 400): the runtimes differ there. A header the runtime refuses is
-   * dropped when the Request is built, and reported.
+   * dropped when the Request is built, and reported. A `body` source stands for init.body (the
+   * worker's; its stream is made only if the runtime's Request is).
    */
-  constructor(url: string, init: RequestInit, onSkip: (message: string) => void) {
+  constructor(url: string, init: RequestInit, onSkip: (message: string) => void, body: BodySource | null = null) {
     link();
     this.#init = init;
     this.#onSkip = onSkip;
+    this.#body = body;
     const given = init.method ?? "GET";
     const upper = given.toUpperCase();
     const method = NORMALIZED.has(upper) ? upper : given === upper && TOKEN.test(given) ? given : null;
     const href = method === null ? null : plainHref(url);
     if (href === null) {
-      const real = (this.#real = buildRequest(native(), url, init, onSkip));
+      const real = (this.#real = buildRequest(native(), url, this.#fullInit(), onSkip));
       this.#init = null;
       this.#url = real.url;
       this.#method = real.method;
@@ -100,34 +105,41 @@ export class LazyRequest {
     return this.#real === null ? this.#bodyRead : this.#real.bodyUsed;
   }
 
-  // The body read straight from the worker's stream: on Node the runtime's Request and its body
-  // mixin cost about as much as the rest of a 16 KiB POST (bench/inproc.ts post).
+  // The body read straight from the worker's source (or stream): on Node the runtime's Request
+  // and its body mixin cost about as much as the rest of a 16 KiB POST (bench/inproc.ts post).
   arrayBuffer(): Promise<ArrayBuffer> {
-    const stream = this.#unread();
-    return stream === null ? this.#delegate("arrayBuffer") : readAll(stream).then((b) => b.buffer as ArrayBuffer);
+    const body = this.#readBody();
+    return body === null ? this.#delegate("arrayBuffer") : body.then((b) => b.buffer as ArrayBuffer);
   }
 
   bytes(): Promise<Uint8Array> {
-    const stream = this.#unread();
-    return stream === null ? this.#delegate("bytes") : readAll(stream);
+    return this.#readBody() ?? this.#delegate("bytes");
   }
 
   text(): Promise<string> {
-    const stream = this.#unread();
-    return stream === null ? this.#delegate("text") : readAll(stream).then((b) => utf8.decode(b));
+    const body = this.#readBody();
+    return body === null ? this.#delegate("text") : body.then((b) => utf8.decode(b));
   }
 
   json(): Promise<unknown> {
-    const stream = this.#unread();
-    return stream === null ? this.#delegate("json") : readAll(stream).then((b) => JSON.parse(utf8.decode(b)));
+    const body = this.#readBody();
+    return body === null ? this.#delegate("json") : body.then((b) => JSON.parse(utf8.decode(b)));
   }
 
-  /** The body stream if nothing touched it (nor built the runtime's Request), now taken for reading. */
-  #unread(): ReadableStream<Uint8Array> | null {
-    const body = this.#real === null ? this.#init!.body : null;
-    if (!(body instanceof ReadableStream) || this.#bodyRead) return null;
-    this.#bodyRead = true;
+  /** The whole body in a buffer of its own, if nothing touched it (nor built the runtime's Request); null otherwise. */
+  #readBody(): Promise<Uint8Array> | null {
+    if (this.#real !== null || this.#bodyRead) return null;
+    const collected = this.#body?.collect() ?? null;
+    const stream = this.#init!.body;
+    const body = collected ?? (stream instanceof ReadableStream ? readAll(stream) : null);
+    if (body !== null) this.#bodyRead = true;
     return body;
+  }
+
+  /** The init with the body source's stream in it, for the runtime's Request. */
+  #fullInit(): RequestInit {
+    const init = this.#init!;
+    return this.#body === null ? init : { ...init, body: this.#body.stream, duplex: "half" } as RequestInit;
   }
 
   #delegate<T>(name: "arrayBuffer" | "bytes" | "text" | "json"): Promise<T> {
@@ -140,15 +152,14 @@ export class LazyRequest {
     if (typeof value !== "object" || value === null || !(#real in value)) return value;
     const lazy = value as LazyRequest;
     if (lazy.#real === null) {
-      const init = lazy.#init!;
       if (lazy.#bodyRead) {
         // Its body was read: the runtime's gets one that is used too (reading it again, clone()
         // and new Request(it) refuse it, as for any read body).
         const used = new ReadableStream<Uint8Array>();
-        lazy.#real = buildRequest(native(), lazy.#url, { ...init, body: used }, lazy.#onSkip);
+        lazy.#real = buildRequest(native(), lazy.#url, { ...lazy.#init!, body: used, duplex: "half" } as RequestInit, lazy.#onSkip);
         lazy.#real.body?.getReader().cancel().catch(() => {});
       } else {
-        lazy.#real = buildRequest(native(), lazy.#url, init, lazy.#onSkip);
+        lazy.#real = buildRequest(native(), lazy.#url, lazy.#fullInit(), lazy.#onSkip);
       }
       lazy.#init = null;
     }

@@ -4,7 +4,8 @@
 // core keeps past a read (body pieces, a split param, a partial header) must be copies, and a read
 // that arrives while the core is busy must be queued as a copy. Many connections at once, each
 // sending its requests in pieces of any size, half of them read slowly (the body buffer fills, the
-// connection pauses, reads queue), each answered with its own body's hash and its own params.
+// connection pauses, reads queue) and a quarter read whole after a wait, each answered with its
+// own body's hash and its own params.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -37,10 +38,12 @@ function request(conn: number, n: number, random: () => number): { bytes: Uint8A
   for (let i = 0; i < body.length; i++) body[i] = Math.floor(random() * 256);
   // A long header value, so that params span several records and reads.
   const tag = `c${conn}r${n}-` + "x".repeat(500 + conn * 97);
-  const slow = conn % 2 === 1;
+  // A quarter read slowly as a stream, a quarter whole after a wait (queued while the handler
+  // waits, then taken at once), the rest as fast as they come.
+  const query = ["", "delay=1", "whole=20", "delay=1"][conn % 4];
   const params = pairs({
-    GATEWAY_INTERFACE: "CGI/1.1", REQUEST_METHOD: "POST", REQUEST_URI: slow ? "/sum?delay=1" : "/sum", SCRIPT_NAME: "/sum",
-    QUERY_STRING: slow ? "delay=1" : "", SERVER_NAME: "example.test", SERVER_PORT: "8080", SERVER_PROTOCOL: "HTTP/1.1",
+    GATEWAY_INTERFACE: "CGI/1.1", REQUEST_METHOD: "POST", REQUEST_URI: query ? `/sum?${query}` : "/sum", SCRIPT_NAME: "/sum",
+    QUERY_STRING: query, SERVER_NAME: "example.test", SERVER_PORT: "8080", SERVER_PROTOCOL: "HTTP/1.1",
     REMOTE_ADDR: "127.0.0.1", REMOTE_PORT: String(40000 + conn), HTTP_HOST: "example.test", HTTP_X_TAG: tag,
     CONTENT_LENGTH: String(body.length),
   });
@@ -59,7 +62,7 @@ async function sendInPieces(c: RawConn, bytes: Uint8Array, random: () => number)
 
 for (const rt of runtimes()) {
   describe(`reads on ${rt.name}`, () => {
-    test(`${CONNS} connections at once, sent in pieces, half read slowly: every answer is its own request's`, async () => {
+    test(`${CONNS} connections at once, sent in pieces, half read slowly, a quarter whole after a wait: every answer is its own request's`, async () => {
       const dir = tmpDir();
       // A small body buffer, so that the slow readers pause their connections often.
       const w = await startWorker(rt, [APP, "--listen", `unix:${dir}/w.sock`, "--body-buffer", "16384"]);

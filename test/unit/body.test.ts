@@ -112,3 +112,78 @@ test("error(): errors the stream once; later calls are ignored", async () => {
   body.end();
   await assert.rejects(readAll(body.stream), /first/);
 });
+
+test("the stream is made on first use with what was queued, then takes the rest", async () => {
+  const body = new BodySource(1024, 6, () => {});
+  body.push(new Uint8Array([1, 2]));
+  body.push(new Uint8Array([3]));
+  const stream = body.stream;
+  assert.equal(body.stream, stream, "made once");
+  body.push(new Uint8Array([4, 5, 6]));
+  body.end();
+  assert.deepEqual([...(await readAll(stream))], [1, 2, 3, 4, 5, 6]);
+  assert.equal(body.collect(), null, "a body read as a stream is not collected");
+});
+
+test("collect(): the whole body in one buffer of its own, at once when it has all arrived", async () => {
+  const chunk = new Uint8Array([9, 1, 2, 3, 9]);
+  const body = new BodySource(1024, 5, () => {});
+  body.push(chunk.subarray(1, 4)); // a view of a read: not handed out as it is
+  body.push(new Uint8Array([4, 5]));
+  body.end();
+  const all = await body.collect()!;
+  assert.deepEqual([...all], [1, 2, 3, 4, 5]);
+  assert.equal(all.byteLength, all.buffer.byteLength);
+  assert.equal(body.collect(), null, "once");
+  const one = new BodySource(1024, 3, () => {});
+  one.push(chunk.subarray(1, 4));
+  one.end();
+  const view = await one.collect()!;
+  assert.notEqual(view.buffer, chunk.buffer, "a single view is copied");
+  assert.deepEqual([...view], [1, 2, 3]);
+  const copied = new BodySource(1024, 3, () => {}, 16);
+  copied.push(chunk.subarray(1, 4)); // copied at push (a reused read buffer): handed out as that copy
+  copied.end();
+  assert.deepEqual([...(await copied.collect()!)], [1, 2, 3]);
+});
+
+test("collect() before the end: resumes the connection, takes the rest without backpressure, resolves at the end", async () => {
+  let drains = 0;
+  const body = new BodySource(4, -1, () => drains++);
+  assert.equal(body.push(bytes(4, 1)), false, "full: the connection pauses");
+  const all = body.collect()!;
+  assert.equal(drains, 1, "the consumer takes everything: read on");
+  assert.equal(body.push(bytes(100, 2)), true, "no pause while collecting");
+  let settled = false;
+  all.then(() => (settled = true));
+  await tick();
+  assert.equal(settled, false);
+  body.end();
+  const b = await all;
+  assert.equal(b.length, 104);
+  assert.deepEqual([b[0], b[3], b[4], b[103]], [1, 1, 2, 2]);
+});
+
+test("collect(): a truncated, overlong or failed body rejects, before or after the call", async () => {
+  const truncated = new BodySource(1024, 10, () => {});
+  const waiting = truncated.collect()!;
+  truncated.push(bytes(4));
+  truncated.end();
+  await assert.rejects(waiting, /truncated: 4 of 10/);
+  const overlong = new BodySource(1024, 2, () => {});
+  overlong.push(bytes(3));
+  await assert.rejects(overlong.collect()!, /longer than CONTENT_LENGTH 2/);
+  const aborted = new BodySource(1024, -1, () => {});
+  const pending = aborted.collect()!;
+  aborted.error(new DOMException("gone", "AbortError"));
+  await assert.rejects(pending, { name: "AbortError" });
+  const late = new BodySource(1024, -1, () => {});
+  late.push(bytes(2));
+  late.discard(); // the response went out before the body ended
+  await assert.rejects(late.collect()!, /already sent/);
+  const ended = new BodySource(1024, -1, () => {});
+  ended.push(bytes(2));
+  ended.end();
+  ended.discard(); // a body that ended before the response stays readable (ctx.waitUntil)
+  assert.equal((await ended.collect()!).length, 2);
+});
