@@ -8,7 +8,7 @@
 // The records are written with request id 0; Output patches in the id when it sends them.
 
 import { giveBack, lend } from "./pool.ts";
-import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, Type, writeHeader } from "./records.ts";
+import { concat, END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, streamSize, Type, writeHeader, writeStream } from "./records.ts";
 import { MAX_CUT } from "./slab.ts";
 
 /** Room in front of the body's records for the head's record (a longer head is written apart). */
@@ -36,16 +36,9 @@ export class FramedBody {
   static copy(bytes: Uint8Array): FramedBody | null {
     const n = bytes.length;
     if (n <= MAX_CUT) return null;
-    const buffer = lend(HEAD_ROOM + n + Math.ceil(n / MAX_CONTENT) * HEADER_LEN + TAIL_ROOM);
+    const buffer = lend(HEAD_ROOM + streamSize(n) + TAIL_ROOM);
     if (buffer === null) return null;
-    let o = HEAD_ROOM;
-    for (let at = 0; at < n; at += MAX_CONTENT) {
-      const piece = n - at > MAX_CONTENT ? bytes.subarray(at, at + MAX_CONTENT) : at === 0 ? bytes : bytes.subarray(at);
-      writeHeader(buffer, o, Type.STDOUT, 0, piece.length);
-      buffer.set(piece, o + HEADER_LEN);
-      o += HEADER_LEN + piece.length;
-    }
-    return new FramedBody(buffer, o, n);
+    return new FramedBody(buffer, writeStream(buffer, HEAD_ROOM, Type.STDOUT, 0, bytes), n);
   }
 
   /** `text` as UTF-8 records, or null for text short enough for one slab cut (or too large for the pool). */
@@ -55,27 +48,36 @@ export class FramedBody {
     return FramedBody.#encodeInto(text, text.length) ?? FramedBody.#encodeInto(text, text.length * 3);
   }
 
-  /** The body as views, one per record. */
-  pieces(): Uint8Array[] {
+  /** Calls `record` with the offset of each record's header and its content length. */
+  #walk(record: (at: number, length: number) => void): void {
     const b = this.buffer;
-    const pieces: Uint8Array[] = [];
     for (let o = HEAD_ROOM; o < this.end;) {
       const n = (b[o + 4] << 8) | b[o + 5];
-      pieces.push(b.subarray(o + HEADER_LEN, o + HEADER_LEN + n));
+      record(o, n);
       o += HEADER_LEN + n;
     }
+  }
+
+  /** Writes the request id into every record's header. */
+  stamp(id: number): void {
+    const b = this.buffer;
+    this.#walk((at) => {
+      b[at + 2] = id >>> 8;
+      b[at + 3] = id & 0xff;
+    });
+  }
+
+  /** The body as views, one per record. */
+  pieces(): Uint8Array[] {
+    const pieces: Uint8Array[] = [];
+    this.#walk((at, n) => pieces.push(this.buffer.subarray(at + HEADER_LEN, at + HEADER_LEN + n)));
     return pieces;
   }
 
   /** The body in one fresh buffer. */
   bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const piece of this.pieces()) {
-      out.set(piece, at);
-      at += piece.length;
-    }
-    return out;
+    const pieces = this.pieces();
+    return pieces.length === 1 ? pieces[0].slice() : concat(pieces, this.length);
   }
 
   /** Back to the pool: nothing reads the buffer any more. */

@@ -133,12 +133,7 @@ export class Output {
     }
     const queued = this.flush();
     if (queued) queued.catch(() => {});
-    const hi = this.id >>> 8;
-    const lo = this.id & 0xff;
-    for (let o = HEAD_ROOM; o < body.end; o += HEADER_LEN + ((buf[o + 4] << 8) | buf[o + 5])) {
-      buf[o + 2] = hi;
-      buf[o + 3] = lo;
-    }
+    body.stamp(this.id);
     writeHeader(buf, body.end, Type.STDOUT, this.id, 0);
     const end = writeEndRequest(buf, body.end + HEADER_LEN, this.id, 0, ProtocolStatus.REQUEST_COMPLETE);
     this.ended = true;
