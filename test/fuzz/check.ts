@@ -6,6 +6,7 @@
 import { T } from "../lib/fcgi.ts";
 import { readPairs, readRecords } from "../lib/wire.ts";
 import type { Case } from "./case.ts";
+import { answersById, compare } from "./expect.ts";
 
 const FROM_APP = new Set<number>([T.END, T.STDOUT, T.STDERR, T.GET_VALUES_RESULT, T.UNKNOWN_TYPE]);
 const KNOWN_VALUES = new Set(["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"]);
@@ -96,6 +97,16 @@ export function check(c: Case, got: Received): string[] {
       if (n !== want && !(mayFail && n <= want)) errors.push(`valid stream: ${n} END_REQUEST for id ${req.id} (${want} requests: ${req.route})`);
     }
     if (asked !== valuesResults) errors.push(`valid stream: ${valuesResults} GET_VALUES_RESULT for ${asked} GET_VALUES`);
+    // And each with the answer the app gives it (expect.ts); an id's answers come in its requests' order.
+    const answers = answersById(records);
+    const seen = new Map<number, number>();
+    for (const req of c.requests) {
+      const nth = seen.get(req.id) ?? 0;
+      seen.set(req.id, nth + 1);
+      const got = answers.get(req.id)?.[nth];
+      if (!req.expect || !got) continue;
+      for (const e of compare(req.expect, got)) errors.push(`valid stream: id ${req.id} (${req.route}): ${e}`);
+    }
   }
   return [...new Set(errors)];
 }

@@ -4,6 +4,7 @@
 // the Authorizer and Filter roles. The routes are those of test/fixtures/app.js.
 
 import { pairs, T } from "../lib/fcgi.ts";
+import { type Expect, expectFor } from "./expect.ts";
 import type { Rng } from "./rng.ts";
 
 /** One request in a generated stream, for the checks that need to know what was asked. */
@@ -12,6 +13,8 @@ export interface Req {
   route: string;
   /** The app may legitimately end it without END_REQUEST (a response body that breaks mid-way). */
   mayFail: boolean;
+  /** Its answer, checked when the stream is sent whole and unmutated (absent: not fixed, or a case saved before). */
+  expect?: Expect;
 }
 
 export interface Generated {
@@ -117,17 +120,18 @@ type Style = (typeof STYLES)[number];
 /** What goes on one connection (single is drawn twice as often). */
 export const PATTERNS = ["single", "keepalive", "mux", "abort", "management"] as const;
 
-/** One whole request's records. */
-function request(id: number, r: Route, keepConn: boolean, style: Style, rng: Rng): Uint8Array[] {
+/** One whole request's records, and the answer it must get. */
+function request(id: number, r: Route, keepConn: boolean, style: Style, rng: Rng): { records: Uint8Array[]; expect?: Expect } {
   const begin = rec(T.BEGIN, id, Uint8Array.of(r.role >> 8, r.role & 0xff, keepConn ? 1 : 0, 0, 0, 0, 0, 0));
-  const p = pairs(params(r, rng));
+  const sent = params(r, rng);
+  const p = pairs(sent);
   const align = style === "nginx";
   // A front sends the params in as few records as fit (nginx refuses more than 64 KiB, G5).
   const paramRecs = style === "split" ? cutRecs(T.PARAMS, id, p, rng) : streamRecs(T.PARAMS, id, p, 0xffff, align);
   const bodySize = style === "nginx" ? 32768 : style === "apache" ? 8192 : 1 + rng.int(0xffff);
   const stdin = streamRecs(T.STDIN, id, r.body ?? new Uint8Array(0), bodySize, align);
   const data = r.data ? streamRecs(T.DATA, id, r.data, bodySize, align) : [];
-  return [begin, ...paramRecs, ...stdin, ...data];
+  return { records: [begin, ...paramRecs, ...stdin, ...data], expect: expectFor(r, sent) };
 }
 
 function getValues(rng: Rng): Uint8Array {
@@ -150,14 +154,15 @@ export function generate(rng: Rng): Generated {
   const style: Style = rng.pick(STYLES);
   const pattern = rng.pick(["single", ...PATTERNS]);
   const requests: Req[] = [];
-  const add = (id: number, r: Route) => requests.push({ id, route: `${r.method} ${r.uri} role ${r.role}`, mayFail: !!r.mayFail });
+  const add = (id: number, r: Route, expect?: Expect) => requests.push({ id, route: `${r.method} ${r.uri} role ${r.role}`, mayFail: !!r.mayFail, expect });
   let records: Uint8Array[];
   const waits: number[] = [];
   switch (pattern) {
     case "single": {
       const r = route(rng);
-      add(1, r);
-      records = request(1, r, rng.chance(0.5), style, rng);
+      const req = request(1, r, rng.chance(0.5), style, rng);
+      add(1, r, req.expect);
+      records = req.records;
       break;
     }
     case "keepalive": {
@@ -165,9 +170,10 @@ export function generate(rng: Rng): Generated {
       records = [];
       for (let i = rng.range(2, 4); i > 0; i--) {
         const r = route(rng);
-        add(1, r);
+        const req = request(1, r, true, style, rng);
+        add(1, r, req.expect);
         if (records.length) waits.push(records.length);
-        records.push(...request(1, r, true, style, rng));
+        records.push(...req.records);
       }
       break;
     }
@@ -175,8 +181,9 @@ export function generate(rng: Rng): Generated {
       const ids = [...new Set(Array.from({ length: rng.range(2, 5) }, () => (rng.chance(0.7) ? rng.range(1, 8) : rng.range(1, 0xffff))))];
       const lists = ids.map((id) => {
         const r = route(rng);
-        add(id, r);
-        return request(id, r, true, style, rng);
+        const req = request(id, r, true, style, rng);
+        add(id, r, req.expect);
+        return req.records;
       });
       records = interleave(lists, rng);
       break;
@@ -188,8 +195,8 @@ export function generate(rng: Rng): Generated {
         { method: "GET", uri: "/ignore-abort?ms=100", role: 1 },
         { method: "POST", uri: "/count", role: 1, body: rng.bytes(100) },
       ]);
-      add(1, r);
-      const all = request(1, r, rng.chance(0.5), style, rng);
+      add(1, r); // aborted: its answer is not fixed
+      const all = request(1, r, rng.chance(0.5), style, rng).records;
       const end = all.findIndex((x) => x[1] === T.PARAMS && x[4] === 0 && x[5] === 0);
       records = [...all.slice(0, end + 1 + rng.int(2)), rec(T.ABORT, 1)];
       break;
@@ -198,8 +205,8 @@ export function generate(rng: Rng): Generated {
       records = [getValues(rng)];
       if (rng.chance(0.6)) {
         const r = route(rng);
-        add(1, r);
-        const req = request(1, r, true, style, rng);
+        const { records: req, expect } = request(1, r, true, style, rng);
+        add(1, r, expect);
         const at = rng.int(req.length + 1);
         records = [...req.slice(0, at), getValues(rng), ...req.slice(at)];
       }

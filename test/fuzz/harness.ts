@@ -10,10 +10,12 @@ import { readRecords } from "../lib/wire.ts";
 import { APP, type Runtime, startWorker, type WorkerProc } from "../lib/workers.ts";
 import { type Case, makeCase } from "./case.ts";
 import { check, type Received } from "./check.ts";
+import { LIMITS } from "./expect.ts";
 
 /** Worker flags: small limits so the generated params reach them; a short abort grace keeps cases quick. */
 export const WORKER_ARGS: string[] = [
-  "--abort-grace", "300", "--max-params-bytes", "65536", "--max-params", "200", "--max-param-length", "8192",
+  "--abort-grace", "300", "--max-params-bytes", String(LIMITS.maxParamsBytes), "--max-params", String(LIMITS.maxParams),
+  "--max-param-length", String(LIMITS.maxParamLength),
 ];
 export const RSS_BOUND_MIB = 64;
 /**

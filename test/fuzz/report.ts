@@ -102,7 +102,10 @@ ${rows.join("\n")}
 - in one write or cut into many (down to single bytes), then it holds the connection, half-closes it or resets
   it, sometimes before the last record is complete.
 
-About one case in eight is left valid and must be answered in full. **For every case** the worker must:
+About one case in eight is left valid and must be answered in full, each request with the status and body the app
+gives it (\`test/fuzz/expect.ts\`: the exact text or bytes, JSON fields such as the whole \`env\` it saw, 431 past a
+limit, FCGI_UNKNOWN_ROLE for a bad role), so that a request answered with another's params or bytes fails.
+**For every case** the worker must:
 - write only well-formed records: version 1, a type the application sends, id 0 exactly for management records,
   at most 7 padding bytes, reserved byte 0, END_REQUEST and UNKNOWN_TYPE bodies of 8 bytes;
 - send at most one END_REQUEST per BEGIN_REQUEST it received, and nothing for an id after its END_REQUEST (F31, G9);
