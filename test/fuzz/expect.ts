@@ -53,6 +53,17 @@ export function expectFor(r: Asked, params: Record<string, string>): Expect | un
       for (let i = 0; i < n; i++) s += String.fromCharCode(97 + (i % 26));
       return text(s);
     }
+    case "/read": {
+      const body = r.body ?? new Uint8Array(0);
+      const as = new URLSearchParams(query).get("as");
+      // The lazy Request (the fuzz worker's) has bytes() on every runtime. An empty body is a null
+      // one (CONTENT_LENGTH 0), which reading does not mark used.
+      return { status: 200, json: { as, length: as === "text" ? null : body.length, text: utf8.decode(body), used: body.length > 0 } };
+    }
+    case "/sum": { // ?whole: the body read whole, its length and FNV-1a hash; no x-tag header
+      const body = r.body ?? new Uint8Array(0);
+      return text(`${body.length} ${fnv(body)} null`);
+    }
     case "/empty": return { status: 204, body: "" };
     case "/stream": return text("data: 1\n\ndata: 2\n\n");
     case "/throw": case "/throw-async": case "/not-a-response": case "/stream-error-early": return { status: 500 };

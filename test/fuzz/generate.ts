@@ -45,8 +45,8 @@ interface Route {
 }
 
 function route(rng: Rng): Route {
-  const body = () => rng.bytes(rng.size(rng.chance(0.1) ? 200_000 : 5000));
-  const r = rng.int(24);
+  const body = (large = 0.1) => rng.bytes(rng.size(rng.chance(large) ? 200_000 : 5000));
+  const r = rng.int(28);
   switch (r) {
     case 0: return { method: "GET", uri: "/hello", role: 1 };
     case 1: return { method: "HEAD", uri: "/hello", role: 1 };
@@ -71,6 +71,11 @@ function route(rng: Rng): Route {
     case 20: return { method: "GET", uri: "/hello", role: 1, headers: Object.fromEntries(Array.from({ length: rng.pick([10, 199, 250]) }, (_, i) => [`HTTP_X_H${i}`, "1"])) };
     case 21: return { method: "GET", uri: "/hello", role: rng.pick([0, 4, 0xffff]) }; // unknown role: refused (F27)
     case 22: return { method: "POST", uri: "/echo", role: 1, body: body(), headers: { CONTENT_LENGTH: "", HTTP_TRANSFER_ENCODING: "chunked" } };
+    // The paths that skip streams: a long text body laid out as records, a body read whole.
+    case 23: return { method: "GET", uri: `/big?n=${rng.size(300_000)}&text`, role: 1 };
+    case 24: return { method: "POST", uri: `/read?as=${rng.pick(["text", "arrayBuffer", "bytes"])}`, role: 1, body: body(0.5) };
+    case 25: return { method: "POST", uri: "/sum?whole=0", role: 1, body: body(0.5) }; // large: a body of many pieces
+    case 26: return { method: "GET", uri: "/filter", role: 3, data: rng.bytes(rng.size(100_000)) };
     default: return { method: "GET", uri: "/hello?" + "q=1&".repeat(rng.int(50)), role: 1 };
   }
 }
