@@ -4,8 +4,9 @@
 // bytes (multiplexed ids, params cut anywhere, ids reused on a kept connection), fails the fuzzer
 // and not just a user.
 
-import { pairs } from "../lib/fcgi.ts";
+import { cat, pairs, T } from "../lib/fcgi.ts";
 import type { WireRecord } from "../lib/wire.ts";
+import type { Route } from "./generate.ts";
 
 /** The fuzz worker's param limits (WORKER_ARGS in harness.ts). */
 export const LIMITS = { maxParamsBytes: 65536, maxParams: 200, maxParamLength: 8192 };
@@ -22,21 +23,11 @@ export interface Expect {
   json?: Record<string, unknown>;
 }
 
-/** A request as generate.ts builds it. */
-export interface Asked {
-  method: string;
-  uri: string;
-  role: number;
-  body?: Uint8Array;
-  data?: Uint8Array;
-  mayFail?: boolean;
-}
-
 const LONG = 2000;
 const utf8 = new TextDecoder();
 
 /** What test/fixtures/app.js answers to `r` sent with `params`; undefined where it is not fixed. */
-export function expectFor(r: Asked, params: Record<string, string>): Expect | undefined {
+export function expectFor(r: Route, params: Record<string, string>): Expect | undefined {
   if (r.role < 1 || r.role > 3) return { protocolStatus: 3 }; // FCGI_UNKNOWN_ROLE, before the params
   if (overLimits(params)) return { status: 431 };
   if (r.method === "TRACE") return { status: 405 };
@@ -116,16 +107,13 @@ export function answersById(records: WireRecord[]): Map<number, Answer[]> {
   const open = new Map<number, Uint8Array[]>();
   const done = new Map<number, Answer[]>();
   for (const r of records) {
-    if (r.type === 6) { // STDOUT
+    if (r.type === T.STDOUT) {
       const parts = open.get(r.id) ?? [];
       parts.push(r.content);
       open.set(r.id, parts);
-    } else if (r.type === 3) { // END_REQUEST
-      const parts = open.get(r.id) ?? [];
+    } else if (r.type === T.END) {
+      const stdout = cat(...(open.get(r.id) ?? []));
       open.delete(r.id);
-      const stdout = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) stdout.set(p, (at += p.length) - p.length);
       const list = done.get(r.id) ?? [];
       list.push({ stdout, protocolStatus: r.content[4] });
       done.set(r.id, list);
@@ -144,13 +132,7 @@ export function compare(want: Expect, got: Answer): string[] {
     return errors;
   }
   const raw = got.stdout;
-  let split = -1;
-  for (let i = 0; i + 3 < raw.length; i++) {
-    if (raw[i] === 13 && raw[i + 1] === 10 && raw[i + 2] === 13 && raw[i + 3] === 10) {
-      split = i;
-      break;
-    }
-  }
+  const split = Buffer.from(raw.buffer, raw.byteOffset, raw.length).indexOf("\r\n\r\n");
   if (split < 0) return [`no header block in ${raw.length} STDOUT bytes`];
   const head = Buffer.from(raw.subarray(0, split)).toString("latin1");
   const body = raw.subarray(split + 4);

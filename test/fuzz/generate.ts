@@ -34,7 +34,8 @@ export function rec(type: number, id: number, content: Uint8Array = new Uint8Arr
   return out;
 }
 
-interface Route {
+/** A request to draw: what it asks, and with what body. */
+export interface Route {
   method: string;
   uri: string;
   role: number;

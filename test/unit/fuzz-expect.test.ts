@@ -1,0 +1,55 @@
+// The fuzzer's answer oracle (test/fuzz/expect.ts): it must tell a right answer from a wrong one,
+// or a fuzz run that passes proves nothing about the answers.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { answersById, compare, expectFor, LIMITS } from "../fuzz/expect.ts";
+import { record, T } from "../lib/fcgi.ts";
+import { readRecords } from "../lib/wire.ts";
+
+const enc = new TextEncoder();
+const answer = (stdout: string, protocolStatus = 0) => ({ stdout: enc.encode(stdout), protocolStatus });
+const GET = (uri: string, role = 1) => ({ method: "GET", uri, role });
+
+test("compare: a right answer passes; a wrong status, body, JSON field or protocol status fails", () => {
+  const hello = expectFor(GET("/hello"), { REQUEST_METHOD: "GET" })!;
+  assert.deepEqual(compare(hello, answer("content-type: text/plain\r\nStatus: 200 OK\r\n\r\nhello")), []);
+  assert.deepEqual(compare(hello, answer("Status: 200 OK\r\n\r\nhellx")), ['body "hellx" (5 bytes), not "hello"']);
+  assert.deepEqual(compare(hello, answer("Status: 500 Internal Server Error\r\n\r\nhello")), ["status 500, not 200"]);
+  assert.deepEqual(compare(hello, answer("Status: 200 OK\r\nhello")), ["no header block in 21 STDOUT bytes"]);
+
+  const params = { REQUEST_METHOD: "GET", REMOTE_PORT: "4242" };
+  const env = expectFor(GET("/env"), params)!;
+  assert.deepEqual(compare(env, answer(`Status: 200\r\n\r\n${JSON.stringify({ env: params, frozen: true, role: "responder" })}`)), []);
+  const stale = JSON.stringify({ env: { ...params, REMOTE_PORT: "1111" }, frozen: true, role: "responder" });
+  assert.deepEqual(compare(env, answer(`Status: 200\r\n\r\n${stale}`)), ['JSON env.REMOTE_PORT: "1111", not "4242"']);
+  const extra = JSON.stringify({ env: { ...params, X: "1" }, frozen: true, role: "responder" });
+  assert.deepEqual(compare(env, answer(`Status: 200\r\n\r\n${extra}`)), ['JSON env.X: "1", not absent']);
+
+  const refused = expectFor(GET("/hello", 7), {})!;
+  assert.deepEqual(refused, { protocolStatus: 3 });
+  assert.deepEqual(compare(refused, answer("")), ["protocolStatus 0, not 3"]);
+  assert.deepEqual(compare(refused, answer("Status: 200\r\n\r\n", 3)), ["15 STDOUT bytes for a refused request"]);
+});
+
+test("expectFor: a long body by length and hash, limits give 431, HEAD no body", () => {
+  const big = expectFor(GET("/big?n=3000"), {})!;
+  assert.equal(big.bodyLength, 3000);
+  const body = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("");
+  assert.deepEqual(compare(big, answer(`Status: 200\r\n\r\n${body}`)), []);
+  assert.equal(compare(big, answer(`Status: 200\r\n\r\n${body.slice(1)}z`)).length, 1);
+  assert.deepEqual(expectFor(GET("/hello"), { HTTP_X: "v".repeat(LIMITS.maxParamLength + 1) }), { status: 431 });
+  assert.deepEqual(expectFor(GET("/hello"), { HTTP_X: "v".repeat(LIMITS.maxParamLength) }), { status: 200, body: "hello" });
+  assert.deepEqual(expectFor({ method: "HEAD", uri: "/hello", role: 1 }, {}), { status: 200, body: "" });
+});
+
+test("answersById: an id's answers in the order they ended, an unfinished one left out", () => {
+  const end = (id: number) => record(T.END, id, new Uint8Array(8));
+  const out = (id: number, s: string) => record(T.STDOUT, id, enc.encode(s));
+  const wire = [out(1, "a"), out(2, "x"), out(1, "b"), end(1), out(1, "c"), end(2), end(1), out(1, "unfinished")];
+  const { records } = readRecords(Uint8Array.from(wire.flatMap((r) => [...r])));
+  const got = answersById(records);
+  const text = (id: number) => got.get(id)!.map((a) => new TextDecoder().decode(a.stdout));
+  assert.deepEqual(text(1), ["ab", "c"]);
+  assert.deepEqual(text(2), ["x"]);
+});
