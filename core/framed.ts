@@ -44,8 +44,36 @@ export class FramedBody {
   /** `text` as UTF-8 records, or null for text short enough for one slab cut (or too large for the pool). */
   static encode(text: string): FramedBody | null {
     if (text.length <= MAX_CUT) return null;
-    // Room for ASCII first, as most long bodies are; else for the most UTF-8 can take.
-    return FramedBody.#encodeInto(text, text.length) ?? FramedBody.#encodeInto(text, text.length * 3);
+    // Room for ASCII first, as most long bodies are; grown at the first char that needs more.
+    let buffer = lend(framedSize(text.length));
+    if (buffer === null) return null;
+    let o = HEAD_ROOM;
+    let written = 0;
+    let rest = text;
+    while (rest.length > 0) {
+      const room = Math.min(MAX_CONTENT, buffer.length - TAIL_ROOM - o - HEADER_LEN);
+      if (room > 0) {
+        const r = utf8.encodeInto(rest, buffer.subarray(o + HEADER_LEN, o + HEADER_LEN + room));
+        if (r.written > 0) {
+          writeHeader(buffer, o, Type.STDOUT, 0, r.written);
+          o += HEADER_LEN + r.written;
+          written += r.written;
+          rest = r.read === rest.length ? "" : rest.substring(r.read);
+        }
+      }
+      if (rest.length === 0 || room === MAX_CONTENT) continue;
+      // The buffer's end is near and text is left: the records so far move to one with room for
+      // the most UTF-8 the rest can take, and encoding goes on there (nothing is encoded twice).
+      const bigger = lend(o + framedSize(rest.length * 3) - HEAD_ROOM);
+      if (bigger === null) {
+        giveBack(buffer);
+        return null;
+      }
+      bigger.set(buffer.subarray(HEAD_ROOM, o), HEAD_ROOM);
+      giveBack(buffer);
+      buffer = bigger;
+    }
+    return new FramedBody(buffer, o, written);
   }
 
   /** Calls `record` with the offset of each record's header and its content length. */
@@ -84,31 +112,13 @@ export class FramedBody {
   release(): void {
     giveBack(this.buffer);
   }
+}
 
-  /**
-   * `text` into records of a buffer sized for `bytes` bytes of UTF-8, or null (buffer given back)
-   * when it does not fit. encodeInto never splits a char, so a record may hold up to 3 bytes less
-   * than MAX_CONTENT: one more record header is allowed for every MAX_CONTENT - 3 bytes.
-   */
-  static #encodeInto(text: string, bytes: number): FramedBody | null {
-    const buffer = lend(HEAD_ROOM + bytes + Math.ceil(bytes / (MAX_CONTENT - 3)) * HEADER_LEN + TAIL_ROOM);
-    if (buffer === null) return null;
-    const limit = buffer.length - TAIL_ROOM;
-    let o = HEAD_ROOM;
-    let written = 0;
-    let rest = text;
-    while (rest.length > 0) {
-      const room = Math.min(MAX_CONTENT, limit - o - HEADER_LEN);
-      const r = room > 0 ? utf8.encodeInto(rest, buffer.subarray(o + HEADER_LEN, o + HEADER_LEN + room)) : null;
-      if (r === null || r.written === 0) {
-        giveBack(buffer);
-        return null;
-      }
-      writeHeader(buffer, o, Type.STDOUT, 0, r.written);
-      o += HEADER_LEN + r.written;
-      written += r.written;
-      rest = r.read === rest.length ? "" : rest.substring(r.read);
-    }
-    return new FramedBody(buffer, o, written);
-  }
+/**
+ * A buffer's size for `bytes` of UTF-8 as records, with the room in front and behind. encodeInto
+ * never splits a char, so a record may hold up to 3 bytes less than MAX_CONTENT: one more record
+ * header is allowed for every MAX_CONTENT - 3 bytes.
+ */
+function framedSize(bytes: number): number {
+  return HEAD_ROOM + bytes + Math.ceil(bytes / (MAX_CONTENT - 3)) * HEADER_LEN + TAIL_ROOM;
 }

@@ -57,6 +57,8 @@ test("FramedBody.encode: UTF-8 as TextEncoder gives it, no char split across rec
     "x".repeat(65534) + "€" + "y".repeat(9000), // a 3-byte char across the first record's end
     "z".repeat(65533) + "😀".repeat(3000), // a surrogate pair there
     "lone \ud800 surrogate " + "q".repeat(70000),
+    "a".repeat(199999) + "©", // ASCII until the last char: the buffer grows at the very end
+    "b".repeat(131066) + "😀".repeat(40000), // 4-byte chars when the ASCII-sized buffer runs out
   ];
   for (const text of texts) {
     const f = FramedBody.encode(text)!;
