@@ -44,7 +44,7 @@ export class FramedBody {
   /** `text` as UTF-8 records, or null for text short enough for one slab cut (or too large for the pool). */
   static encode(text: string): FramedBody | null {
     if (text.length <= MAX_CUT) return null;
-    // Room for ASCII first, as most long bodies are; grown at the first char that needs more.
+    // Room for ASCII first, as most long bodies are; grown when non-ASCII chars use it up.
     let buffer = lend(framedSize(text.length));
     if (buffer === null) return null;
     let o = HEAD_ROOM;
