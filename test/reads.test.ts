@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { begin, cat, pairs, parseCgi, RawConn, stream, T } from "./lib/fcgi.ts";
+import { begin, cat, fnv, pairs, parseCgi, RawConn, stream, T } from "./lib/fcgi.ts";
 import { APP, runtimes, startWorker, tmpDir } from "./lib/workers.ts";
 
 /** A small deterministic generator, so that a failure can be replayed. */
@@ -21,12 +21,6 @@ function prng(seed: number): () => number {
     s ^= s << 5;
     return (s >>> 0) / 0x100000000;
   };
-}
-
-function fnv(bytes: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  return h >>> 0;
 }
 
 const CONNS = 16;

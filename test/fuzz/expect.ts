@@ -4,7 +4,7 @@
 // bytes (multiplexed ids, params cut anywhere, ids reused on a kept connection), fails the fuzzer
 // and not just a user.
 
-import { cat, pairs, T } from "../lib/fcgi.ts";
+import { cat, fnv, pairs, parseCgi, T } from "../lib/fcgi.ts";
 import type { WireRecord } from "../lib/wire.ts";
 import type { Route } from "./generate.ts";
 
@@ -90,12 +90,6 @@ function overLimits(params: Record<string, string>): boolean {
   return pairs(params).length > LIMITS.maxParamsBytes;
 }
 
-function fnv(b: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return h >>> 0;
-}
-
 /** One request's answer as the worker wrote it: its STDOUT bytes and END_REQUEST's protocolStatus. */
 export interface Answer {
   stdout: Uint8Array;
@@ -131,15 +125,15 @@ export function compare(want: Expect, got: Answer): string[] {
     if (got.stdout.length) errors.push(`${got.stdout.length} STDOUT bytes for a refused request`);
     return errors;
   }
-  const raw = got.stdout;
-  const split = Buffer.from(raw.buffer, raw.byteOffset, raw.length).indexOf("\r\n\r\n");
-  if (split < 0) return [`no header block in ${raw.length} STDOUT bytes`];
-  const head = Buffer.from(raw.subarray(0, split)).toString("latin1");
-  const body = raw.subarray(split + 4);
-  const code = Number(/^Status: (\d{3})/im.exec(head)?.[1] ?? 200);
+  let parsed: ReturnType<typeof parseCgi>;
+  try {
+    parsed = parseCgi(got.stdout);
+  } catch {
+    return [`no header block in ${got.stdout.length} STDOUT bytes`];
+  }
+  const { status: code, body, text } = parsed;
   if (want.status !== undefined && code !== want.status) errors.push(`status ${code}, not ${want.status}`);
   if (want.body !== undefined) {
-    const text = utf8.decode(body);
     if (text !== want.body) errors.push(`body ${JSON.stringify(text.slice(0, 80))} (${body.length} bytes), not ${JSON.stringify(want.body.slice(0, 80))}`);
   }
   if (want.bodyLength !== undefined && (body.length !== want.bodyLength || fnv(body) !== want.bodyHash)) {
@@ -148,9 +142,9 @@ export function compare(want: Expect, got: Answer): string[] {
   if (want.json) {
     let value: Record<string, unknown>;
     try {
-      value = JSON.parse(utf8.decode(body));
+      value = JSON.parse(text);
     } catch {
-      return [...errors, `body is not JSON: ${JSON.stringify(utf8.decode(body.subarray(0, 80)))}`];
+      return [...errors, `body is not JSON: ${JSON.stringify(text.slice(0, 80))}`];
     }
     for (const [key, v] of Object.entries(want.json)) {
       const d = difference(value[key], v, key);

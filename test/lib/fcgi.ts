@@ -195,7 +195,6 @@ export interface Parsed {
   text: string;
 }
 
-/** Splits a CGI response (STDOUT) into status, headers and body. */
 /** A connection the worker may refuse; null when its reset beat the connect callback (seen on Bun under load). */
 export async function connectRefused(address: string): Promise<RawConn | null> {
   try {
@@ -206,6 +205,7 @@ export async function connectRefused(address: string): Promise<RawConn | null> {
   }
 }
 
+/** Splits a CGI response (STDOUT) into status, headers and body. */
 export function parseCgi(stdout: Uint8Array): Parsed {
   let end = -1;
   for (let i = 0; i + 3 < stdout.length; i++) {
@@ -223,6 +223,13 @@ export function parseCgi(stdout: Uint8Array): Parsed {
   const status = Number(headers.find(([n]) => n === "status")?.[1].split(" ")[0] ?? 200);
   const body = stdout.slice(end + 4);
   return { status, headers, head, body, text: dec.decode(body) };
+}
+
+/** The 32-bit FNV-1a hash of `bytes`, as test/fixtures/app.js's /sum reports it. */
+export function fnv(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
 }
 
 /** One request on a fresh connection; returns the parsed response and the raw end. */
