@@ -41,6 +41,20 @@ function startHaproxy(template: string, prefix: string, socket: string, portVars
 /** HAProxy's own error page (a request it failed itself), not a response from the worker. */
 const ownError = (status: number, text: string) => status >= 500 && text.includes(`<h1>${status} `);
 
+/**
+ * How many times HAProxy's log shows `request` ("PUT /echo?i=4") failed by HAProxy's 2.6
+ * multiplexing bug: a 500 with termination state IH-- (docs/haproxy.md), which never reaches the
+ * worker. Waits up to 2 s for `atLeast` such lines, since HAProxy logs a stream after answering.
+ */
+async function internalFailures(log: () => string, request: string, atLeast: number): Promise<number> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    const seen = log().split("\n").filter((l) => l.endsWith(`"${request} HTTP/1.1"`) && / 500 .* IH-- /.test(l)).length;
+    if (seen >= atLeast || Date.now() > deadline) return seen;
+    await sleep(50);
+  }
+}
+
 /** Sends a raw HTTP/1.1 request and resolves with the whole answer (the server closes). */
 function rawRequest(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -133,10 +147,13 @@ describeFront({
         for (let attempt = 0; ; attempt++) {
           const kind = i % 3;
           const body = `body ${i} ` + "x".repeat(i * 50);
-          const res = kind === 0 ? await get(`/probe?ms=700&tag=${i}`, { method: "POST", body }) : kind === 1 ? await get(`/tick?n=4&gap=150&i=${i}`) : await get(`/echo?i=${i}`, { method: "PUT", body });
+          const [method, target] = kind === 0 ? ["POST", `/probe?ms=700&tag=${i}`] : kind === 1 ? ["GET", `/tick?n=4&gap=150&i=${i}`] : ["PUT", `/echo?i=${i}`];
+          const res = await get(target, method === "GET" ? undefined : { method, body });
           const text = await res.text();
-          // HAProxy 2.6 sometimes fails a multiplexed request itself (500, IH-- in its log): retry once.
-          if (attempt === 0 && ownError(res.status, text)) {
+          // HAProxy 2.6 sometimes fails a multiplexed request itself, before the worker sees its
+          // params (500, IH-- in its log): retry such a request, up to twice. Any other failure,
+          // a 502 or 504 from HAProxy included, is the worker's and fails the test.
+          if (attempt < 2 && ownError(res.status, text) && (await internalFailures(() => ctx().log(), `${method} ${target}`, attempt + 1)) > attempt) {
             retried++;
             continue;
           }
@@ -155,7 +172,9 @@ describeFront({
       // HAProxy thread: so several ran at once on one connection.
       assert.equal(peak, probes, `only ${peak} of ${probes} /probe requests ran at once`);
       assert.ok(conns <= threads + 1 && conns < peak, `${conns} FastCGI connections for ${peak} requests at once (${threads} HAProxy threads)`);
-      assert.ok(retried <= 3, `HAProxy failed ${retried} requests itself`);
+      // A bound, not zero: the bug's rate swings with the machine's load (CI once saw 4 of 48;
+      // up to 7 of 24 measured through a relay).
+      assert.ok(retried <= n / 4, `HAProxy failed ${retried} of ${n} requests itself (IH--)`);
     }, 30000);
 
     it("uses the worker's GET_VALUES answer (FCGI_MPXS_CONNS=1, FCGI_MAX_REQS)", async () => {
