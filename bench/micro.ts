@@ -39,8 +39,8 @@ const STREAM = concat(Array.from({ length: 64 }, () => GET));
 const READS = Array.from({ length: Math.ceil(STREAM.length / 16384) }, (_, i) => STREAM.subarray(i * 16384, (i + 1) * 16384));
 
 let records = 0;
-const parser = new RecordParser((type, id, content) => {
-  records += content.length + type + id;
+const parser = new RecordParser((type, id, _bytes, start, end) => {
+  records += end - start + type + id;
 });
 
 group("parser: RecordParser.push", () => {

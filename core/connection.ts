@@ -8,6 +8,7 @@ import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
 import { Requests } from "./requests.ts";
 import {
+  EMPTY,
   encodeEndRequest, encodePairs, encodeRecord, encodeUnknownType, KEEP_CONN, ProtocolStatus, Type,
 } from "./records.ts";
 import type { Conn, RemoteAddr } from "./types.ts";
@@ -201,20 +202,20 @@ export class Connection implements Host {
     this.#close();
   }
 
-  #onRecord = (type: number, id: number, content: Uint8Array): void => {
+  #onRecord = (type: number, id: number, bytes: Uint8Array, start: number, end: number): void => {
     if (this.#closed) return; // the rest of a chunk that closed the connection
-    if (id === 0) return this.#management(type, content);
-    if (type === Type.BEGIN_REQUEST) return this.#begin(id, content);
+    if (id === 0) return this.#management(type, bytes.subarray(start, end));
+    if (type === Type.BEGIN_REQUEST) return this.#begin(id, bytes, start, end);
     const ex = this.#requests.get(id);
     if (!ex) return; // an inactive id: ignored (F12)
     switch (type) {
       case Type.PARAMS:
-        return ex.params(content);
+        return ex.params(bytes, start, end);
       case Type.STDIN:
-        if (!ex.stdin(content)) this.#pause();
+        if (!ex.stdin(start === end ? EMPTY : bytes.subarray(start, end))) this.#pause();
         return;
       case Type.DATA:
-        if (!ex.data(content)) this.#pause();
+        if (!ex.data(start === end ? EMPTY : bytes.subarray(start, end))) this.#pause();
         return;
       case Type.ABORT_REQUEST:
         return ex.abort("the web server aborted the request (FCGI_ABORT_REQUEST)");
@@ -245,11 +246,11 @@ export class Connection implements Host {
     this.write(encodeRecord(Type.GET_VALUES_RESULT, 0, encodePairs(answer)));
   }
 
-  #begin(id: number, content: Uint8Array): void {
-    if (content.length < 8) throw new ProtocolError(`BEGIN_REQUEST ${id} has ${content.length} content bytes, not 8`);
+  #begin(id: number, bytes: Uint8Array, start: number, end: number): void {
+    if (end - start < 8) throw new ProtocolError(`BEGIN_REQUEST ${id} has ${end - start} content bytes, not 8`);
     if (this.#requests.get(id)) throw new ProtocolError(`BEGIN_REQUEST for request ${id}, which is already active`); // G2
-    const role = (content[0] << 8) | content[1];
-    const keepConn = (content[2] & KEEP_CONN) !== 0;
+    const role = (bytes[start] << 8) | bytes[start + 1];
+    const keepConn = (bytes[start + 2] & KEEP_CONN) !== 0;
     const s = this.settings;
     let refusal = -1;
     if (role < 1 || role > 3) refusal = ProtocolStatus.UNKNOWN_ROLE;

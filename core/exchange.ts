@@ -107,13 +107,13 @@ export class Exchange {
     this.#values.push(value);
   };
 
-  /** A PARAMS piece; EMPTY ends the params and starts the handler. */
-  params(piece: Uint8Array): void {
+  /** A PARAMS piece, `bytes[start, end)`; an empty one ends the params and starts the handler. */
+  params(bytes: Uint8Array, start: number, end: number): void {
     const decoder = this.#decoder;
     if (!decoder || this.ended) return; // params after their end are ignored
-    if (piece.length > 0) {
+    if (end > start) {
       try {
-        decoder.push(piece);
+        decoder.push(bytes, start, end);
       } catch (err) {
         if (!(err instanceof PairsLimitError)) throw err;
         this.#decoder = null;

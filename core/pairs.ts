@@ -65,14 +65,14 @@ export class PairDecoder {
     return this.#state === State.NAME_LEN && this.#prefixFill === 0;
   }
 
-  /** Feeds one piece; throws PairsLimitError when a limit is passed. */
-  push(b: Uint8Array): void {
-    this.#total += b.length;
+  /** Feeds one piece, `b[start, end)` (all of `b` by default); throws PairsLimitError when a limit is passed. */
+  push(b: Uint8Array, start: number = 0, end: number = b.length): void {
+    this.#total += end - start;
     if (this.#total > this.#limits.maxBytes) {
       throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
     }
-    let i = 0;
-    const n = b.length;
+    let i = start;
+    const n = end;
     let view: DataView | null = null; // of b's buffer, made once per piece (JSC's .buffer getter is a call)
     while (i < n) {
       if (this.#state === State.BODY) {

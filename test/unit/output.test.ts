@@ -25,7 +25,7 @@ function capture(): Capture {
   const all = (): [number, number, Uint8Array][] => {
     const out: [number, number, Uint8Array][] = [];
     // Parsed as one chunk, each stream record comes out as one piece.
-    new RecordParser((type, id, content) => out.push([type, id, content.slice()])).push(Buffer.concat(writes));
+    new RecordParser((type, id, b, start, end) => out.push([type, id, b.slice(start, end)])).push(Buffer.concat(writes));
     return out;
   };
   const cap: Capture = {

@@ -245,3 +245,17 @@ test("pairs at the same position as the last params reuse nothing that differs b
   assert.deepEqual(decodePairs(encodePairs([["X", "\ufffd("]]), limits), [["X", "\ufffd("]]);
   assert.deepEqual(decodePairs(invalid, limits), [["X", "\ufffd("]]);
 });
+
+test("push(b, start, end) reads only that range: pairs inside a larger buffer, split at every byte, decode as a whole buffer", () => {
+  const junk = new Uint8Array(37).fill(0xff); // a length prefix of 0xff... would be refused
+  const framed = concat([junk, ENCODED, junk]);
+  const from = junk.length, to = junk.length + ENCODED.length;
+  for (let k = from; k <= to; k++) {
+    const pairs: [string, string][] = [];
+    const d = new PairDecoder({ ...ROOMY, maxBytes: ENCODED.length }, (n, v) => pairs.push([n, v]));
+    d.push(framed, from, k);
+    d.push(framed, k, to);
+    assert.deepEqual(pairs, PAIRS, `split at ${k - from}`);
+    assert.equal(d.complete, true);
+  }
+});

@@ -33,7 +33,8 @@ function run(chunks: Uint8Array[]): { events: Event[]; emptyPieces: number; idle
   const events: Event[] = [];
   let emptyPieces = 0;
   let lastWasStreamPiece = false;
-  const p = new RecordParser((type, id, content) => {
+  const p = new RecordParser((type, id, bytes, start, end) => {
+    const content = bytes.subarray(start, end);
     const stream = id !== 0 && isStreamType(type);
     if (stream && content.length === 0) emptyPieces++;
     const last = events[events.length - 1];
@@ -145,10 +146,10 @@ test("F15: stream pieces are never empty except for the empty record, and concat
   const stream = concat([record(Type.STDIN, 7, content, 3), record(Type.STDIN, 7, [])]);
   for (const size of [1, 2, 7, 8, 9, 100, 4999, 5016]) {
     const pieces: Uint8Array[] = [];
-    const p = new RecordParser((type, id, c) => {
+    const p = new RecordParser((type, id, b, start, end) => {
       assert.equal(type, Type.STDIN);
       assert.equal(id, 7);
-      pieces.push(c.slice());
+      pieces.push(b.slice(start, end));
     });
     for (let i = 0; i < stream.length; i += size) p.push(stream.subarray(i, i + size));
     assert.equal(pieces[pieces.length - 1].length, 0, `size ${size}: last piece is the empty record`);
@@ -161,10 +162,10 @@ test("F16: every stream type with id != 0 is delivered in pieces; an empty recor
   for (const type of [Type.PARAMS, Type.STDIN, Type.DATA, Type.STDOUT, Type.STDERR]) {
     assert.equal(isStreamType(type), true);
     const pieces: Uint8Array[] = [];
-    const p = new RecordParser((t, id, c) => {
+    const p = new RecordParser((t, id, b, start, end) => {
       assert.equal(t, type);
       assert.equal(id, 5);
-      pieces.push(c.slice());
+      pieces.push(b.slice(start, end));
     });
     const s = concat([record(type, 5, [1, 2, 3, 4, 5, 6]), record(type, 5, [])]);
     p.push(s.subarray(0, 11)); // header + 3 bytes
@@ -182,7 +183,7 @@ test("F16: discrete records are delivered whole even when split across chunks", 
   const s = concat([record(Type.GET_VALUES_RESULT, 1, content, 4), record(Type.BEGIN_REQUEST, 2, [0, 1, 0, 0, 0, 0, 0, 0])]);
   for (let k = 1; k < s.length; k++) {
     const seen: [number, number, number[]][] = [];
-    const p = new RecordParser((t, id, c) => seen.push([t, id, [...c]]));
+    const p = new RecordParser((t, id, b, start, end) => seen.push([t, id, [...b.subarray(start, end)]]));
     p.push(s.subarray(0, k));
     p.push(s.subarray(k));
     assert.deepEqual(seen, [
@@ -196,10 +197,10 @@ test("F14/F22: a stream-type record with id 0 (management) is delivered whole", 
   const content = bytes(50, 2);
   const s = record(Type.STDIN, 0, content);
   const seen: number[][] = [];
-  const p = new RecordParser((t, id, c) => {
+  const p = new RecordParser((t, id, b, start, end) => {
     assert.equal(t, Type.STDIN);
     assert.equal(id, 0);
-    seen.push([...c]);
+    seen.push([...b.subarray(start, end)]);
   });
   for (let i = 0; i < s.length; i++) p.push(s.subarray(i, i + 1));
   assert.deepEqual(seen, [[...content]]);
@@ -207,7 +208,7 @@ test("F14/F22: a stream-type record with id 0 (management) is delivered whole", 
 
 test("F11: padding is skipped, even 255 bytes of it and padding after an empty record", () => {
   const seen: [number, number[]][] = [];
-  const p = new RecordParser((t, _id, c) => seen.push([t, [...c]]));
+  const p = new RecordParser((t, _id, b, start, end) => seen.push([t, [...b.subarray(start, end)]]));
   p.push(concat([record(Type.STDOUT, 1, [1], 255), record(Type.STDOUT, 1, [], 200), record(Type.END_REQUEST, 1, [0, 0, 0, 0, 0, 0, 0, 0], 8)]));
   assert.deepEqual(seen, [[Type.STDOUT, [1]], [Type.STDOUT, []], [Type.END_REQUEST, [0, 0, 0, 0, 0, 0, 0, 0]]]);
   assert.equal(p.idle, true);
@@ -253,4 +254,18 @@ test("idle: an empty record completes immediately once its header is in", () => 
   assert.equal(p.idle, false);
   p.push(s.subarray(7));
   assert.equal(p.idle, true);
+});
+
+test("content comes as a range of the chunk pushed: a record inside one chunk is neither copied nor viewed", () => {
+  const begin = record(Type.BEGIN_REQUEST, 3, [0, 1, KEEP_CONN, 0, 0, 0, 0, 0]);
+  const params = record(Type.PARAMS, 3, encodePairs([["A", "b"]]), 5);
+  const chunk = concat([begin, params, record(Type.PARAMS, 3, [])]);
+  const seen: [number, Uint8Array, number, number][] = [];
+  new RecordParser((t, _id, b, start, end) => seen.push([t, b, start, end])).push(chunk);
+  assert.deepEqual(seen.map(([t, , s, e]) => [t, s, e]), [
+    [Type.BEGIN_REQUEST, HEADER_LEN, HEADER_LEN + 8],
+    [Type.PARAMS, begin.length + HEADER_LEN, begin.length + HEADER_LEN + 4],
+    [Type.PARAMS, 0, 0],
+  ]);
+  assert.ok(seen[0][1] === chunk && seen[1][1] === chunk, "the ranges are of the chunk itself");
 });

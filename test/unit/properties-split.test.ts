@@ -20,7 +20,8 @@ interface Event {
 function parse(chunks: Uint8Array[]): { events: Event[]; error: string | null; idle: boolean } {
   const events: { type: number; id: number; pieces: Uint8Array[] }[] = [];
   let merge = false;
-  const p = new RecordParser((type, id, content) => {
+  const p = new RecordParser((type, id, bytes, start, end) => {
+    const content = bytes.subarray(start, end);
     const stream = id !== 0 && isStreamType(type);
     assert.ok(content.length <= 0xffff, "a piece never exceeds a record");
     const last = events.at(-1);
