@@ -27,6 +27,8 @@ export interface Case {
   /** Byte offsets where sending waits for one more END_REQUEST (id reuse on a kept connection), up to a second. */
   waits: number[];
   requests: Req[];
+  /** How many leading bytes are those of the unmutated stream (absent in cases saved before). */
+  intact?: number;
 }
 
 export function makeCase(seed: number): Case {
@@ -35,6 +37,9 @@ export function makeCase(seed: number): Case {
   // About one case in eight stays valid: those must be answered in full, which checks the generator too.
   const count = rng.chance(0.12) ? 0 : 1 + Math.min(5, Math.floor(-Math.log(1 - rng.next()) * 1.2));
   const { bytes, applied } = mutate(g.records, count, rng);
+  const original = Buffer.concat(g.records);
+  let intact = 0;
+  while (intact < bytes.length && intact < original.length && bytes[intact] === original[intact]) intact++;
   const writes: number[] = [];
   const style = rng.int(4);
   if (style === 1) for (let n = rng.range(1, 20), i = 0; i < n; i++) writes.push(1 + rng.int(Math.max(1, bytes.length / 4)));
@@ -54,6 +59,7 @@ export function makeCase(seed: number): Case {
     // Offsets are only known for an unmutated stream; a mutated one reusing ids early is a case too.
     waits: count === 0 ? g.waits.map((i) => g.records.slice(0, i).reduce((n, r) => n + r.length, 0)) : [],
     requests: g.requests,
+    intact,
   };
 }
 

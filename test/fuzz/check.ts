@@ -1,7 +1,9 @@
 // The invariants a worker must keep whatever it is sent, checked on the bytes it wrote back:
 // well-formed records only (F9, F16), at most one END_REQUEST per BEGIN_REQUEST it was sent and
 // nothing for an id after its END_REQUEST (F31, G9), management answers only to management records
-// (F21, F23). A valid stream sent in full must moreover get every request answered.
+// (F21, F23). A valid stream sent in full must moreover get every request answered, each with
+// its own answer; in a mutated stream, a request whose records all came before the first changed
+// byte must get its own answer if it gets one (what comes after it must not change it).
 
 import { T } from "../lib/fcgi.ts";
 import { readPairs, readRecords } from "../lib/wire.ts";
@@ -106,6 +108,19 @@ export function check(c: Case, got: Received): string[] {
       const got = answers.get(req.id)?.[nth];
       if (!req.expect || !got) continue;
       for (const e of compare(req.expect, got)) errors.push(`valid stream: id ${req.id} (${req.route}): ${e}`);
+    }
+  } else if (c.close === "hold" && c.intact !== undefined) {
+    // Unanswered is fine (a later bad record may close the connection first), and so is a
+    // different answer for an id that a later record aborts.
+    const aborted = new Set(sent.filter((r) => r.type === T.ABORT).map((r) => r.id));
+    const answers = answersById(records);
+    const seen = new Map<number, number>();
+    for (const req of c.requests) {
+      const nth = seen.get(req.id) ?? 0;
+      seen.set(req.id, nth + 1);
+      if (req.end === undefined || req.end > c.intact || !req.expect || aborted.has(req.id)) continue;
+      const got = answers.get(req.id)?.[nth];
+      if (got) for (const e of compare(req.expect, got)) errors.push(`intact request before the mutations: id ${req.id} (${req.route}): ${e}`);
     }
   }
   return [...new Set(errors)];

@@ -15,6 +15,8 @@ export interface Req {
   mayFail: boolean;
   /** Its answer, checked when the stream is sent whole and unmutated (absent: not fixed, or a case saved before). */
   expect?: Expect;
+  /** The offset just past its last record in the unmutated stream (absent in cases saved before). */
+  end?: number;
 }
 
 export interface Generated {
@@ -219,5 +221,25 @@ export function generate(rng: Rng): Generated {
       if (rng.chance(0.3)) records.push(rec(rng.pick([T.BEGIN, T.STDIN, 0, 12, 200]), 0, rng.bytes(rng.int(9)))); // unknown management type (F23)
     }
   }
+  markEnds(records, requests);
   return { pattern: `${pattern}/${style}`, records, requests, waits };
+}
+
+/** Sets each request's `end`: an id's records belong to its latest BEGIN_REQUEST, requests of one id come in order. */
+function markEnds(records: Uint8Array[], requests: Req[]): void {
+  const current = new Map<number, Req>();
+  const taken = new Set<Req>();
+  let offset = 0;
+  for (const r of records) {
+    offset += r.length;
+    const id = (r[2] << 8) | r[3];
+    if (id === 0) continue;
+    if (r[1] === T.BEGIN) {
+      const next = requests.find((q) => q.id === id && !taken.has(q));
+      if (next) taken.add(next);
+      current.set(id, next!);
+    }
+    const req = current.get(id);
+    if (req) req.end = offset;
+  }
 }

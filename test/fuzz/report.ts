@@ -105,6 +105,9 @@ ${rows.join("\n")}
 About one case in eight is left valid and must be answered in full, each request with the status and body the app
 gives it (\`test/fuzz/expect.ts\`: the exact text or bytes, JSON fields such as the whole \`env\` it saw, 431 past a
 limit, FCGI_UNKNOWN_ROLE for a bad role), so that a request answered with another's params or bytes fails.
+In a mutated case held open, a request whose records all came before the first changed byte may go unanswered (a
+bad record after it may close the connection) but, if answered, must get that same answer unless a later record
+aborts it: what follows a request never changes its answer.
 **For every case** the worker must:
 - write only well-formed records: version 1, a type the application sends, id 0 exactly for management records,
   at most 7 padding bytes, reserved byte 0, END_REQUEST and UNKNOWN_TYPE bodies of 8 bytes;

@@ -3,8 +3,12 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { Case } from "../fuzz/case.ts";
+import { check } from "../fuzz/check.ts";
 import { answersById, compare, expectFor, LIMITS } from "../fuzz/expect.ts";
-import { record, T } from "../lib/fcgi.ts";
+import { generate } from "../fuzz/generate.ts";
+import { Rng } from "../fuzz/rng.ts";
+import { cat, pairs, record, T } from "../lib/fcgi.ts";
 import { readRecords } from "../lib/wire.ts";
 
 const enc = new TextEncoder();
@@ -52,4 +56,41 @@ test("answersById: an id's answers in the order they ended, an unfinished one le
   const text = (id: number) => got.get(id)!.map((a) => new TextDecoder().decode(a.stdout));
   assert.deepEqual(text(1), ["ab", "c"]);
   assert.deepEqual(text(2), ["x"]);
+});
+
+test("check: a request sent whole before the mutations must get its own answer, if any", () => {
+  const params = { REQUEST_METHOD: "GET", REQUEST_URI: "/hello", SCRIPT_NAME: "/hello" };
+  const valid = cat(record(T.BEGIN, 1, Uint8Array.of(0, 1, 1, 0, 0, 0, 0, 0)), record(T.PARAMS, 1, pairs(params)), record(T.PARAMS, 1), record(T.STDIN, 1));
+  const mutated = (tail: Uint8Array, intact = valid.length): Case => {
+    const bytes = cat(valid, tail);
+    const requests = [{ id: 1, route: "GET /hello role 1", mayFail: false, expect: expectFor(GET("/hello"), params), end: valid.length }];
+    return { seed: 0, pattern: "test", mutations: ["append"], bytes, writes: [], pauseMs: 0, close: "hold", sendUpTo: bytes.length, waits: [], requests, intact };
+  };
+  const answered = (body: string) => ({ bytes: cat(record(T.STDOUT, 1, `Status: 200 OK\r\n\r\n${body}`), record(T.STDOUT, 1), record(T.END, 1, new Uint8Array(8))), closedByWorker: true });
+  const garbage = Uint8Array.of(1, 77, 0, 5, 0, 0, 0, 0); // an unknown type for another id
+  assert.deepEqual(check(mutated(garbage), answered("hello")), []);
+  assert.deepEqual(check(mutated(garbage), answered("hellx")), ['intact request before the mutations: id 1 (GET /hello role 1): body "hellx" (5 bytes), not "hello"']);
+  assert.deepEqual(check(mutated(garbage), { bytes: new Uint8Array(0), closedByWorker: true }), [], "unanswered is allowed");
+  assert.deepEqual(check(mutated(garbage, valid.length - 1), answered("hellx")), [], "a request the mutations reach is not held to its answer");
+  assert.deepEqual(check(mutated(record(T.ABORT, 1)), answered("hellx")), [], "nor one a later record aborts");
+});
+
+test("generate: each request's end is just past its last record, before the next request of its id begins", () => {
+  for (let seed = 1; seed <= 300; seed++) {
+    const g = generate(new Rng(seed));
+    const stream = cat(...g.records);
+    const ids = (from: number, to: number) => {
+      const out: { type: number; id: number }[] = [];
+      for (let i = from; i < to; i += 8 + ((stream[i + 4] << 8) | stream[i + 5]) + stream[i + 6]) out.push({ type: stream[i + 1], id: (stream[i + 2] << 8) | stream[i + 3] });
+      return out;
+    };
+    for (const [k, req] of g.requests.entries()) {
+      assert.ok(req.end !== undefined && req.end <= stream.length, `seed ${seed}: request ${k} has no end`);
+      const before = ids(0, req.end!).filter((r) => r.id === req.id);
+      const after = ids(req.end!, stream.length).filter((r) => r.id === req.id);
+      const nth = g.requests.slice(0, k + 1).filter((q) => q.id === req.id).length;
+      assert.equal(before.filter((r) => r.type === T.BEGIN).length, nth, `seed ${seed}: request ${k} does not end after its own BEGIN_REQUEST`);
+      assert.ok(after.length === 0 || after[0].type === T.BEGIN, `seed ${seed}: request ${k} (id ${req.id}) has records after its end`);
+    }
+  }
 });
