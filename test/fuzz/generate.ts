@@ -236,8 +236,10 @@ function markEnds(records: Uint8Array[], requests: Req[]): void {
     if (id === 0) continue;
     if (r[1] === T.BEGIN) {
       const next = requests.find((q) => q.id === id && !taken.has(q));
-      if (next) taken.add(next);
-      current.set(id, next!);
+      if (next) {
+        taken.add(next);
+        current.set(id, next);
+      } else current.delete(id);
     }
     const req = current.get(id);
     if (req) req.end = offset;
