@@ -74,7 +74,7 @@ export class LazyRequest {
     this.#onSkip = onSkip;
     this.#body = body;
     const given = init.method ?? "GET";
-    const upper = given.toUpperCase();
+    const upper = given === "GET" ? given : given.toUpperCase();
     const method = NORMALIZED.has(upper) ? upper : given === upper && TOKEN.test(given) ? given : null;
     const href = method === null ? null : plainHref(url);
     if (href === null) {
