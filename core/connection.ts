@@ -212,10 +212,10 @@ export class Connection implements Host {
       case Type.PARAMS:
         return ex.params(bytes, start, end);
       case Type.STDIN:
-        if (!ex.stdin(start === end ? EMPTY : bytes.subarray(start, end))) this.#pause();
+        if (!ex.stdin(piece(bytes, start, end))) this.#pause();
         return;
       case Type.DATA:
-        if (!ex.data(start === end ? EMPTY : bytes.subarray(start, end))) this.#pause();
+        if (!ex.data(piece(bytes, start, end))) this.#pause();
         return;
       case Type.ABORT_REQUEST:
         return ex.abort("the web server aborted the request (FCGI_ABORT_REQUEST)");
@@ -309,6 +309,11 @@ export function unref<T>(timer: T): T {
   if (typeof timer === "number") unrefTimer?.(timer);
   else (timer as { unref?: () => void }).unref?.();
   return timer;
+}
+
+/** A body piece as a view the body may keep; EMPTY, the stream's end, for an empty range. */
+function piece(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return start === end ? EMPTY : bytes.subarray(start, end);
 }
 
 function peer(remote: RemoteAddr | undefined): string {

@@ -106,7 +106,7 @@ export class RecordParser {
       } else if (this.#stream) {
         this.#remaining = length;
       } else if (n - i >= length) {
-        // Whole discrete record in this chunk: hand out a view.
+        // Whole discrete record in this chunk: hand out its range.
         i += length;
         this.#onRecord(this.#type, this.#id, chunk, i - length, i);
       } else {
