@@ -6,9 +6,10 @@
 // byte must get its own answer if it gets one (what comes after it must not change it).
 
 import { T } from "../lib/fcgi.ts";
-import { readPairs, readRecords } from "../lib/wire.ts";
+import { readPairs, readRecords, type WireRecord } from "../lib/wire.ts";
 import type { Case } from "./case.ts";
 import { answersById, compare } from "./expect.ts";
+import type { Req } from "./generate.ts";
 
 const FROM_APP = new Set<number>([T.END, T.STDOUT, T.STDERR, T.GET_VALUES_RESULT, T.UNKNOWN_TYPE]);
 const KNOWN_VALUES = new Set(["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"]);
@@ -99,31 +100,29 @@ export function check(c: Case, got: Received): string[] {
       if (n !== want && !(mayFail && n <= want)) errors.push(`valid stream: ${n} END_REQUEST for id ${req.id} (${want} requests: ${req.route})`);
     }
     if (asked !== valuesResults) errors.push(`valid stream: ${valuesResults} GET_VALUES_RESULT for ${asked} GET_VALUES`);
-    // And each with the answer the app gives it (expect.ts); an id's answers come in its requests' order.
-    const answers = answersById(records);
-    const seen = new Map<number, number>();
-    for (const req of c.requests) {
-      const nth = seen.get(req.id) ?? 0;
-      seen.set(req.id, nth + 1);
-      const got = answers.get(req.id)?.[nth];
-      if (!req.expect || !got) continue;
-      for (const e of compare(req.expect, got)) errors.push(`valid stream: id ${req.id} (${req.route}): ${e}`);
-    }
+    // And each with the answer the app gives it (expect.ts).
+    compareAnswers(c.requests, records, () => true, "valid stream", errors);
   } else if (c.close === "hold" && c.intact !== undefined) {
     // Unanswered is fine (a later bad record may close the connection first), and so is a
     // different answer for an id that a later record aborts.
     const aborted = new Set(sent.filter((r) => r.type === T.ABORT).map((r) => r.id));
-    const answers = answersById(records);
-    const seen = new Map<number, number>();
-    for (const req of c.requests) {
-      const nth = seen.get(req.id) ?? 0;
-      seen.set(req.id, nth + 1);
-      if (req.end === undefined || req.end > c.intact || !req.expect || aborted.has(req.id)) continue;
-      const got = answers.get(req.id)?.[nth];
-      if (got) for (const e of compare(req.expect, got)) errors.push(`intact request before the mutations: id ${req.id} (${req.route}): ${e}`);
-    }
+    const intact = c.intact;
+    compareAnswers(c.requests, records, (req) => req.end !== undefined && req.end <= intact && !aborted.has(req.id), "intact request before the mutations", errors);
   }
   return [...new Set(errors)];
+}
+
+/** Compares each answered request that `checked` picks with its expectation; an id's answers come in its requests' order. */
+function compareAnswers(requests: Req[], records: WireRecord[], checked: (req: Req) => boolean, label: string, errors: string[]): void {
+  const answers = answersById(records);
+  const seen = new Map<number, number>();
+  for (const req of requests) {
+    const nth = seen.get(req.id) ?? 0;
+    seen.set(req.id, nth + 1);
+    const got = answers.get(req.id)?.[nth];
+    if (!req.expect || !got || !checked(req)) continue;
+    for (const e of compare(req.expect, got)) errors.push(`${label}: id ${req.id} (${req.route}): ${e}`);
+  }
 }
 
 function hex(b: Uint8Array): string {

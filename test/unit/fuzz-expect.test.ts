@@ -79,11 +79,7 @@ test("generate: each request's end is just past its last record, before the next
   for (let seed = 1; seed <= 300; seed++) {
     const g = generate(new Rng(seed));
     const stream = cat(...g.records);
-    const ids = (from: number, to: number) => {
-      const out: { type: number; id: number }[] = [];
-      for (let i = from; i < to; i += 8 + ((stream[i + 4] << 8) | stream[i + 5]) + stream[i + 6]) out.push({ type: stream[i + 1], id: (stream[i + 2] << 8) | stream[i + 3] });
-      return out;
-    };
+    const ids = (from: number, to: number) => readRecords(stream.subarray(from, to)).records;
     for (const [k, req] of g.requests.entries()) {
       assert.ok(req.end !== undefined && req.end <= stream.length, `seed ${seed}: request ${k} has no end`);
       const before = ids(0, req.end!).filter((r) => r.id === req.id);
