@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { apacheModules, findApache, openDir, startApache } from "./lib/apache.ts";
+import { annotate } from "./lib/failure.ts";
 import { templatePattern } from "./lib/server.ts";
 import { ROOT, runtimes, startWorker, tmpDir } from "./lib/workers.ts";
 
@@ -67,8 +68,7 @@ for (const rt of runtimes()) {
         try {
           await fn();
         } catch (err) {
-          (err as Error).message += `\n${log().split("\n").slice(-40).join("\n")}`;
-          throw err;
+          throw annotate(err, `apache mod_authnz_fcgi → ${rt.name}`, log().split("\n").slice(-40).join("\n"));
         }
       });
 

@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pattern, sleep } from "./lib/frontChecks.ts";
 import { parseCgi, type Parsed } from "./lib/fcgi.ts";
+import { annotate } from "./lib/failure.ts";
 import { servingOnFd0, socketPathOf } from "./lib/sockets.ts";
 import { fillTemplate, findBinary, freePort, templatePattern } from "./lib/server.ts";
 import { WRAPPER, writeWrapper } from "./lib/wrapper.ts";
@@ -129,8 +130,7 @@ for (const rt of runtimes()) {
         try {
           await fn();
         } catch (err) {
-          (err as Error).message += `\n--- worker log (${rt.name}) ---\n${worker?.log().split("\n").slice(-30).join("\n")}`;
-          throw err;
+          throw annotate(err, `cgi-fcgi → ${rt.name}`, `--- worker log (${rt.name}) ---\n${worker?.log().split("\n").slice(-30).join("\n")}`);
         }
       });
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { annotate } from "./lib/failure.ts";
 import { findLighttpd, startLighttpd } from "./lib/lighttpd.ts";
 import { type Front, templatePattern } from "./lib/server.ts";
 import { ROOT, runtimes, startWorker, tmpDir, type WorkerProc } from "./lib/workers.ts";
@@ -37,8 +38,7 @@ for (const rt of runtimes()) {
         try {
           await fn();
         } catch (err) {
-          (err as Error).message += `\n--- lighttpd log ---\n${lighttpd?.log()}\n--- workers ---\n${workers.map((w) => w.log()).join("\n")}`;
-          throw err;
+          throw annotate(err, `lighttpd authorizer → ${rt.name}`, `--- lighttpd log ---\n${lighttpd?.log()}\n--- workers ---\n${workers.map((w) => w.log()).join("\n")}`);
         }
       });
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { annotate } from "./failure.ts";
 import type { Front } from "./server.ts";
 import { runtimes, type Runtime, tmpDir, type WorkerProc } from "./workers.ts";
 
@@ -142,12 +143,7 @@ export function describeFront(spec: FrontSpec): void {
             await fn();
           } catch (err) {
             const tail = (s: string) => s.split("\n").slice(-40).join("\n");
-            const e = err as Error;
-            const said = e.message;
-            e.message = `[${spec.name} → ${rt.name}] ${said}\n--- worker log (${rt.name}) ---\n${tail(setup?.worker?.log() ?? "(spawned by the front)")}\n--- ${spec.name} log ---\n${tail(setup?.log() ?? "(not started)")}`;
-            // The reporter prints the stack, made when the error was: put the new message in it too.
-            if (e.stack) e.stack = e.stack.includes(said) ? e.stack.replace(said, e.message) : `${e.message}\n${e.stack}`;
-            throw e;
+            throw annotate(err, `${spec.name} → ${rt.name}`, `--- worker log (${rt.name}) ---\n${tail(setup?.worker?.log() ?? "(spawned by the front)")}\n--- ${spec.name} log ---\n${tail(setup?.log() ?? "(not started)")}`);
           }
         });
       };

@@ -1,0 +1,25 @@
+// The front tests' failures carry their context where the test reporter prints it.
+
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+import { test } from "node:test";
+import { annotate } from "../lib/failure.ts";
+
+test("annotate: the label and the logs reach the printed error (its stack), the message too", () => {
+  let caught: unknown;
+  try {
+    assert.equal(1, 2);
+  } catch (err) {
+    caught = annotate(err, "nginx → bun", "--- worker log ---\nline one");
+  }
+  const printed = inspect(caught);
+  assert.match(printed, /\[nginx → bun\] Expected values to be strictly equal/);
+  assert.match(printed, /--- worker log ---\nline one/);
+  assert.match((caught as Error).message, /^\[nginx → bun\] [^]*line one$/);
+});
+
+test("annotate: an error without a message, and a thrown non-error, are handled", () => {
+  const e = annotate(new Error(), "", "the log") as Error;
+  assert.match(inspect(e), /the log/);
+  assert.equal(annotate("a string", "x", "y"), "a string");
+});
