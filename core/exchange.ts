@@ -62,7 +62,7 @@ export class Exchange {
   // The params in arrival order, made into env when they end.
   #names: string[] = [];
   #values: string[] = [];
-  #decoder: PairDecoder | null;
+  #decoder: PairDecoder<Exchange> | null;
   #method = "GET";
   #body: BodySource | null = null;
   #data: BodySource | null = null;
@@ -85,7 +85,7 @@ export class Exchange {
     this.role = ROLES[role];
     this.keepConn = keepConn;
     this.out = new Output(host, id);
-    this.#decoder = new PairDecoder(host.settings.paramLimits, this.#onParam);
+    this.#decoder = new PairDecoder<Exchange>(host.settings.paramLimits, Exchange.#collect, this);
   }
 
   get ended(): boolean {
@@ -102,10 +102,11 @@ export class Exchange {
     if (!this.#started) this.begun = now;
   }
 
-  #onParam = (name: string, value: string): void => {
-    this.#names.push(name);
-    this.#values.push(value);
-  };
+  /** The decoder's pair callback: one function for every exchange, not a closure each. */
+  static #collect(name: string, value: string, ex: Exchange): void {
+    ex.#names.push(name);
+    ex.#values.push(value);
+  }
 
   /** A PARAMS piece, `bytes[start, end)`; an empty one ends the params and starts the handler. */
   params(bytes: Uint8Array, start: number, end: number): void {
@@ -209,11 +210,13 @@ export class Exchange {
     this.#host.settings.beforeRequest();
     const { env, headers } = buildParams(this.#names, this.#values);
     const method = (this.#method = methodOf(env));
+    const host = this.#host;
+    // Its resume callback is made only with a body: most requests have none.
     if (this.role !== "authorizer" && hasBody(method, env)) {
-      this.#body = new BodySource(this.#host.settings.bodyBuffer, declaredLength(env), this.#resume, this.#host.copyPiecesUpTo);
+      this.#body = new BodySource(host.settings.bodyBuffer, declaredLength(env), () => host.resume(), host.copyPiecesUpTo);
     }
     if (this.role === "filter") {
-      this.#data = new BodySource(this.#host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), this.#resume, this.#host.copyPiecesUpTo);
+      this.#data = new BodySource(host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), () => host.resume(), host.copyPiecesUpTo);
     }
     if (isForbiddenMethod(method)) {
       this.#guard(this.#answer(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
@@ -234,19 +237,19 @@ export class Exchange {
       return;
     }
     this.#request = request;
-    this.#guard(this.#run(request, env));
+    void this.#run(request, env);
   }
 
   /** A failure of our own must end the request, never become an unhandled rejection that kills the worker. */
   #guard(work: Promise<void>): void {
-    work.catch((err) => {
-      this.#host.settings.log("error", `request ${this.id}: internal error: ${describe(err)}`);
-      if (this.out.flushed) this.#host.fail(this);
-      else this.#finish(1);
-    });
+    work.catch((err) => this.#internalError(err));
   }
 
-  #resume = (): void => this.#host.resume();
+  #internalError(err: unknown): void {
+    this.#host.settings.log("error", `request ${this.id}: internal error: ${describe(err)}`);
+    if (this.out.flushed) this.#host.fail(this);
+    else this.#finish(1);
+  }
 
   #log(level: "error" | "warn" | "info", message: string): void {
     this.#host.settings.log(level, `request ${this.id}: ${message}`);
@@ -269,19 +272,25 @@ export class Exchange {
     };
   }
 
+  /** Calls the handler and sends its answer. Never rejects: it catches its own failures, as #guard would, without a promise and a closure per request. */
   async #run(request: Request, env: Params): Promise<void> {
-    let response: Response;
     try {
-      response = await this.#host.settings.handler(request, env, this.#context());
-      if (!(response instanceof Response)) {
-        throw new TypeError(`the handler returned ${response === null ? "null" : typeof response}, not a Response`);
+      let response: Response;
+      try {
+        response = await this.#host.settings.handler(request, env, this.#context());
+        if (!(response instanceof Response)) {
+          throw new TypeError(`the handler returned ${response === null ? "null" : typeof response}, not a Response`);
+        }
+      } catch (err) {
+        if (this.#aborted) return this.#finish(1);
+        this.#log("error", `handler failed: ${describe(err)}`);
+        response = textResponse(500, "Internal Server Error");
       }
+      const sending = this.#respond(response);
+      if (sending) await sending;
     } catch (err) {
-      if (this.#aborted) return this.#finish(1);
-      this.#log("error", `handler failed: ${describe(err)}`);
-      response = textResponse(500, "Internal Server Error");
+      this.#internalError(err);
     }
-    return this.#respond(response);
   }
 
   /** #respond for a caller other than #run: a throw becomes a rejection, for #guard. */

@@ -38,9 +38,10 @@ export function decodeText(b: Uint8Array, start: number, end: number): string {
 
 const State = { NAME_LEN: 0, VALUE_LEN: 1, BODY: 2 } as const;
 
-export class PairDecoder {
+export class PairDecoder<C = undefined> {
   #limits: PairLimits;
-  #onPair: (name: string, value: string) => void;
+  #onPair: (name: string, value: string, context: C) => void;
+  #context: C;
   #total = 0;
   #pairs = 0;
   #state: number = State.NAME_LEN;
@@ -55,9 +56,11 @@ export class PairDecoder {
   #body: Uint8Array | null = null;
   #bodyFill = 0;
 
-  constructor(limits: PairLimits, onPair: (name: string, value: string) => void) {
+  /** `onPair` gets each pair, and `context` with it: a caller can pass one shared function instead of a closure per decoder. */
+  constructor(limits: PairLimits, onPair: (name: string, value: string, context: C) => void, context?: C) {
     this.#limits = limits;
     this.#onPair = onPair;
+    this.#context = context as C;
   }
 
   /** True when the bytes so far end on a pair boundary. */
@@ -161,7 +164,7 @@ export class PairDecoder {
     const mid = start + nameLen;
     const end = mid + valueLen;
     const at = this.#pairs - 1;
-    if (at >= REMEMBERED || nameLen > SLOT_PART) return this.#onPair(internName(b, start, mid), decodeText(b, mid, end));
+    if (at >= REMEMBERED || nameLen > SLOT_PART) return this.#onPair(internName(b, start, mid), decodeText(b, mid, end), this.#context);
     // The same pair position as in the last params decoded: reuse its strings when the bytes match.
     const from = b.byteOffset + start;
     const slot = at * SLOT;
@@ -180,7 +183,7 @@ export class PairDecoder {
       lastValueLen[at] = keep ? valueLen : -1;
       if (keep) slab.set(b.subarray(mid, end), slot + SLOT_PART);
     }
-    this.#onPair(name, value);
+    this.#onPair(name, value, this.#context);
   }
 }
 

@@ -130,3 +130,25 @@ test("Filter: a response ready before STDIN ends waits for it (F46); an abort me
   await sleep(30);
   assert.deepEqual(conn.writes.flatMap(types), [T.END], "the aborted request ends with END_REQUEST only");
 });
+
+test("a failure of ours while sending an answer is logged and ends that request (END_REQUEST, appStatus 1); the next is served", async () => {
+  // A Response whose headers throw when read: the worker's own encoding of it fails, not the handler.
+  class Broken extends Response {
+    override get headers(): Headers {
+      throw new Error("headers unreadable");
+    }
+  }
+  const logged: string[] = [];
+  const conn = new MemoryConn();
+  new Worker((req) => (new URL(req.url).pathname === "/broken" ? new Broken("x") : new Response("ok")), { log: (_level, message) => logged.push(message) }).serveConn(conn);
+  conn.readable.push(requestBytes(1, "GET", "/broken", { keepConn: true }));
+  await sleep(30);
+  const first = cat(...conn.writes);
+  assert.deepEqual(types(first), [T.END]);
+  assert.equal(new DataView(first.buffer, first.byteOffset).getUint32(8), 1, "appStatus 1");
+  assert.ok(logged.some((m) => /request 1: internal error: .*headers unreadable/.test(m)), logged.join("\n"));
+  conn.writes.length = 0;
+  conn.readable.push(requestBytes(2, "GET", "/", { keepConn: true }));
+  await sleep(30);
+  assert.deepEqual(types(cat(...conn.writes)), [T.STDOUT, T.STDOUT, T.END]);
+});

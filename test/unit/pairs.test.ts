@@ -259,3 +259,17 @@ test("push(b, start, end) reads only that range: pairs inside a larger buffer, s
     assert.equal(d.complete, true);
   }
 });
+
+test("PairDecoder hands its context to onPair with every pair, on the reuse path and off it", () => {
+  const a: [string, string][] = [];
+  const b: [string, string][] = [];
+  const onPair = (n: string, v: string, into: [string, string][]) => into.push([n, v]);
+  const long = "x".repeat(200); // past the remembered slot size: decoded without reuse
+  const bytes = encodePairs([["A", "1"], ["LONG_" + long, long], ["B", ""]]);
+  new PairDecoder(ROOMY, onPair, a).push(bytes);
+  const split = new PairDecoder(ROOMY, onPair, b);
+  for (let i = 0; i < bytes.length; i++) split.push(bytes, i, i + 1); // the byte-at-a-time path
+  const want: [string, string][] = [["A", "1"], ["LONG_" + long, long], ["B", ""]];
+  assert.deepEqual(a, want);
+  assert.deepEqual(b, want);
+});
