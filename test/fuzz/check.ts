@@ -8,7 +8,7 @@
 import { T } from "../lib/fcgi.ts";
 import { readPairs, readRecords, type WireRecord } from "../lib/wire.ts";
 import type { Case } from "./case.ts";
-import { answersById, compare } from "./expect.ts";
+import { type Answer, answersById, compare } from "./expect.ts";
 import type { Req } from "./generate.ts";
 
 const FROM_APP = new Set<number>([T.END, T.STDOUT, T.STDERR, T.GET_VALUES_RESULT, T.UNKNOWN_TYPE]);
@@ -102,25 +102,28 @@ export function check(c: Case, got: Received): string[] {
     if (asked !== valuesResults) errors.push(`valid stream: ${valuesResults} GET_VALUES_RESULT for ${asked} GET_VALUES`);
     // And each with the answer the app gives it (expect.ts).
     compareAnswers(c.requests, records, () => true, "valid stream", errors);
-  } else if (c.close === "hold" && c.intact !== undefined) {
-    // Unanswered is fine (a later bad record may close the connection first), and so is a
-    // different answer for an id that a later record aborts.
+  } else if (c.close !== "reset" && c.intact !== undefined) {
+    // A request sent whole before the first changed (or unsent) byte. Unanswered is fine (a later
+    // bad record may close the connection first), and so is a different answer for an id that a
+    // later record aborts. After a half-close the worker takes the EOF for the web server leaving
+    // and aborts what still runs: only a response it completed (appStatus 0) is held to its answer.
     const aborted = new Set(sent.filter((r) => r.type === T.ABORT).map((r) => r.id));
-    const intact = c.intact;
-    compareAnswers(c.requests, records, (req) => req.end !== undefined && req.end <= intact && !aborted.has(req.id), "intact request before the mutations", errors);
+    const bound = Math.min(c.intact, c.sendUpTo);
+    const held = (req: Req, got: Answer) => req.end !== undefined && req.end <= bound && !aborted.has(req.id) && (c.close === "hold" || got.appStatus === 0);
+    compareAnswers(c.requests, records, held, "intact request before the mutations", errors);
   }
   return [...new Set(errors)];
 }
 
 /** Compares each answered request that `checked` picks with its expectation; an id's answers come in its requests' order. */
-function compareAnswers(requests: Req[], records: WireRecord[], checked: (req: Req) => boolean, label: string, errors: string[]): void {
+function compareAnswers(requests: Req[], records: WireRecord[], checked: (req: Req, got: Answer) => boolean, label: string, errors: string[]): void {
   const answers = answersById(records);
   const seen = new Map<number, number>();
   for (const req of requests) {
     const nth = seen.get(req.id) ?? 0;
     seen.set(req.id, nth + 1);
     const got = answers.get(req.id)?.[nth];
-    if (!req.expect || !got || !checked(req)) continue;
+    if (!req.expect || !got || !checked(req, got)) continue;
     for (const e of compare(req.expect, got)) errors.push(`${label}: id ${req.id} (${req.route}): ${e}`);
   }
 }

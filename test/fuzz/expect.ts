@@ -93,6 +93,8 @@ function overLimits(params: Record<string, string>): boolean {
 /** One request's answer as the worker wrote it: its STDOUT bytes and END_REQUEST's protocolStatus. */
 export interface Answer {
   stdout: Uint8Array;
+  /** END_REQUEST's appStatus: 0 for a response the worker completed, 1 for one it ended early (an abort). */
+  appStatus: number;
   protocolStatus: number;
 }
 
@@ -109,7 +111,8 @@ export function answersById(records: WireRecord[]): Map<number, Answer[]> {
       const stdout = cat(...(open.get(r.id) ?? []));
       open.delete(r.id);
       const list = done.get(r.id) ?? [];
-      list.push({ stdout, protocolStatus: r.content[4] });
+      const view = new DataView(r.content.buffer, r.content.byteOffset, r.content.length);
+      list.push({ stdout, appStatus: r.content.length >= 4 ? view.getUint32(0) : -1, protocolStatus: r.content[4] });
       done.set(r.id, list);
     }
   }

@@ -12,7 +12,7 @@ import { cat, pairs, record, T } from "../lib/fcgi.ts";
 import { readRecords } from "../lib/wire.ts";
 
 const enc = new TextEncoder();
-const answer = (stdout: string, protocolStatus = 0) => ({ stdout: enc.encode(stdout), protocolStatus });
+const answer = (stdout: string, protocolStatus = 0) => ({ stdout: enc.encode(stdout), appStatus: 0, protocolStatus });
 const GET = (uri: string, role = 1) => ({ method: "GET", uri, role });
 
 test("compare: a right answer passes; a wrong status, body, JSON field or protocol status fails", () => {
@@ -73,6 +73,22 @@ test("check: a request sent whole before the mutations must get its own answer, 
   assert.deepEqual(check(mutated(garbage), { bytes: new Uint8Array(0), closedByWorker: true }), [], "unanswered is allowed");
   assert.deepEqual(check(mutated(garbage, valid.length - 1), answered("hellx")), [], "a request the mutations reach is not held to its answer");
   assert.deepEqual(check(mutated(record(T.ABORT, 1)), answered("hellx")), [], "nor one a later record aborts");
+});
+
+test("check: after a half-close, a request sent whole is held to its answer only when the worker completed it (appStatus 0)", () => {
+  const params = { REQUEST_METHOD: "GET", REQUEST_URI: "/hello", SCRIPT_NAME: "/hello" };
+  const one = cat(record(T.BEGIN, 1, Uint8Array.of(0, 1, 1, 0, 0, 0, 0, 0)), record(T.PARAMS, 1, pairs(params)), record(T.PARAMS, 1), record(T.STDIN, 1));
+  const requests = [{ id: 1, route: "GET /hello role 1", mayFail: false, expect: expectFor(GET("/hello"), params), end: one.length }];
+  const ended = (sendUpTo = one.length): Case => ({ seed: 0, pattern: "test", mutations: [], bytes: one, writes: [], pauseMs: 0, close: "end", sendUpTo, waits: [], requests, intact: one.length });
+  const endRequest = (appStatus: number) => record(T.END, 1, Uint8Array.of(0, 0, 0, appStatus, 0, 0, 0, 0));
+  const answered = (body: string, appStatus = 0) => ({ bytes: cat(record(T.STDOUT, 1, `Status: 200 OK\r\n\r\n${body}`), record(T.STDOUT, 1), endRequest(appStatus)), closedByWorker: true });
+  assert.deepEqual(check(ended(), answered("hello")), []);
+  assert.deepEqual(check(ended(), answered("hellx")), ['intact request before the mutations: id 1 (GET /hello role 1): body "hellx" (5 bytes), not "hello"']);
+  assert.deepEqual(check(ended(), { bytes: endRequest(1), closedByWorker: true }), [], "aborted by the EOF: ended early, not checked");
+  assert.deepEqual(check(ended(), answered("hel", 1)), [], "a response cut by the abort is not checked");
+  assert.deepEqual(check(ended(one.length - 1), answered("hellx")), [], "a request not sent whole is not checked");
+  const reset: Case = { ...ended(), close: "reset" };
+  assert.deepEqual(check(reset, answered("hellx")), [], "after a reset nothing is checked against the app");
 });
 
 test("generate: each request's end is just past its last record, before the next request of its id begins", () => {
