@@ -107,7 +107,10 @@ gives it (\`test/fuzz/expect.ts\`: the exact text or bytes, JSON fields such as 
 limit, FCGI_UNKNOWN_ROLE for a bad role), so that a request answered with another's params or bytes fails.
 In a mutated case held open, a request whose records all came before the first changed byte may go unanswered (a
 bad record after it may close the connection) but, if answered, must get that same answer unless a later record
-aborts it: what follows a request never changes its answer.
+aborts it: what follows a request never changes its answer. After a half-close (sometimes before the last record
+was sent) the same holds for each request sent whole before the first changed or unsent byte that the worker
+completed (END_REQUEST appStatus 0): the EOF reads as the web server leaving, so the worker may end what still runs
+early instead.
 **For every case** the worker must:
 - write only well-formed records: version 1, a type the application sends, id 0 exactly for management records,
   at most 7 padding bytes, reserved byte 0, END_REQUEST and UNKNOWN_TYPE bodies of 8 bytes;
