@@ -6,6 +6,7 @@ export function annotate(err: unknown, label: string, extra: string): unknown {
   if (!(err instanceof Error)) return err;
   const said = err.message;
   err.message = `${label ? `[${label}] ` : ""}${said}\n${extra}`;
-  if (err.stack) err.stack = said && err.stack.includes(said) ? err.stack.replace(said, err.message) : `${err.message}\n${err.stack}`;
+  // A replacer function: the logs may hold "$&" and the like, which a replacement string would expand.
+  if (err.stack) err.stack = said && err.stack.includes(said) ? err.stack.replace(said, () => err.message) : `${err.message}\n${err.stack}`;
   return err;
 }

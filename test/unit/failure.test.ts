@@ -18,6 +18,16 @@ test("annotate: the label and the logs reach the printed error (its stack), the 
   assert.match((caught as Error).message, /^\[nginx → bun\] [^]*line one$/);
 });
 
+test("annotate: logs holding $ patterns are kept as they are", () => {
+  let caught: unknown;
+  try {
+    assert.equal(1, 2);
+  } catch (err) {
+    caught = annotate(err, "x", "a log line with $& and $' in it");
+  }
+  assert.match(inspect(caught), /a log line with \$& and \$' in it/);
+});
+
 test("annotate: an error without a message, and a thrown non-error, are handled", () => {
   const e = annotate(new Error(), "", "the log") as Error;
   assert.match(inspect(e), /the log/);
