@@ -90,7 +90,7 @@ function overLimits(params: Record<string, string>): boolean {
   return pairs(params).length > LIMITS.maxParamsBytes;
 }
 
-/** One request's answer as the worker wrote it: its STDOUT bytes and END_REQUEST's protocolStatus. */
+/** One request's answer as the worker wrote it: its STDOUT bytes and END_REQUEST's two statuses. */
 export interface Answer {
   stdout: Uint8Array;
   /** END_REQUEST's appStatus: 0 for a response the worker completed, 1 for one it ended early (an abort). */
