@@ -97,10 +97,12 @@ export class Worker implements WorkerState {
   /** While connections are open, checks their timeouts every #sweepPeriod. */
   #sweep(): void {
     if (this.#sweeper !== undefined || this.#sweepPeriod === 0) return;
-    this.now = Date.now();
+    // A monotonic clock: a step of the wall clock (NTP, a VM resumed) must not time out every
+    // connection and request at once, nor switch the timeouts off while it lasts.
+    this.now = performance.now();
     // The listener keeps the process alive, not the sweep.
     this.#sweeper = unref(setInterval(() => {
-      this.now = Date.now();
+      this.now = performance.now();
       for (const c of this.#connections) c.sweep(this.now);
     }, this.#sweepPeriod));
   }

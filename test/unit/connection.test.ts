@@ -84,6 +84,28 @@ test("the idle timeout counts from the connection's arrival, not from the worker
   conn.destroy();
 });
 
+test("a step of the wall clock times nothing out: the worker's timeouts run on a monotonic clock", async () => {
+  let release: () => void = () => {};
+  const logged: string[] = [];
+  const worker = new Worker(() => new Promise<Response>((r) => (release = () => r(new Response("late")))), { log: (_l, m) => logged.push(m), requestTimeout: 1000, idleTimeout: 1000, readTimeout: 1000 });
+  const conn = new MemoryConn();
+  worker.serveConn(conn);
+  conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
+  await sleep(30);
+  const realNow = Date.now;
+  try {
+    Date.now = () => realNow() + 3_600_000; // an hour ahead, as after NTP steps the clock or a VM resumes
+    await sleep(600); // a few sweeps (every 250 ms), well inside every timeout
+  } finally {
+    Date.now = realNow;
+  }
+  release();
+  await sleep(30);
+  assert.deepEqual(types(cat(...conn.writes)), [T.STDOUT, T.STDOUT, T.END], logged.join("\n"));
+  assert.equal(conn.closed, false);
+  conn.destroy();
+});
+
 test("after the peer's EOF a connection not released in the linger is destroyed, and one released in it is left alone", async () => {
   class LingerConn extends MemoryConn {
     destroyed = false;
