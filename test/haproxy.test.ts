@@ -47,10 +47,10 @@ const ownError = (status: number, text: string) => status >= 500 && text.include
  * worker. Waits up to 2 s for `atLeast` such lines, since HAProxy logs a stream after answering.
  */
 async function internalFailures(log: () => string, request: string, atLeast: number): Promise<number> {
-  const deadline = Date.now() + 2000;
+  const deadline = performance.now() + 2000;
   for (;;) {
     const seen = log().split("\n").filter((l) => l.endsWith(`"${request} HTTP/1.1"`) && / 500 .* IH-- /.test(l)).length;
-    if (seen >= atLeast || Date.now() > deadline) return seen;
+    if (seen >= atLeast || performance.now() > deadline) return seen;
     await sleep(50);
   }
 }
@@ -129,9 +129,9 @@ describeFront({
         assert.equal(res.status, 400);
         await res.arrayBuffer();
       }
-      const deadline = Date.now() + 2000;
+      const deadline = performance.now() + 2000;
       while (!/ 400 .*"POST \/count HTTP\/1\.1"/.test(ctx().log())) {
-        assert.ok(Date.now() < deadline, "no 400 for the chunked POST in HAProxy's log");
+        assert.ok(performance.now() < deadline, "no 400 for the chunked POST in HAProxy's log");
         await sleep(50);
       }
       assert.equal(await (await get("/hello")).text(), "hello");
@@ -217,10 +217,10 @@ async function overloaded(rt: Runtime): Promise<void> {
     const haproxy = await startHaproxy(OVERLOAD_CONF, path.join(dir, "haproxy"), socket, ["__PORT__", "__CAPPED_PORT__"]);
     try {
       const burst = (port: number, k: number) => Promise.all(Array.from({ length: k }, async (_, i) => {
-        const t = Date.now();
+        const t = performance.now();
         const res = await fetch(`http://127.0.0.1:${port}/probe?ms=300&tag=${i}`);
         await res.arrayBuffer();
-        return [res.status, Date.now() - t];
+        return [res.status, performance.now() - t];
       }));
       // capped: HAProxy holds the surplus in its queue, everything succeeds.
       const capped = await burst(haproxy.ports.__CAPPED_PORT__, 6);

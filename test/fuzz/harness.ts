@@ -64,7 +64,7 @@ export async function runCase(address: string, c: Case): Promise<Received> {
   const socket = net.connect(connectOpts(address));
   socket.setNoDelay(true);
   const chunks: Buffer[] = [];
-  let last = Date.now();
+  let last = performance.now();
   let closedByWorker = false;
   let ours = false; // we closed the socket ourselves
   let wake: (() => void) | null = null;
@@ -74,7 +74,7 @@ export async function runCase(address: string, c: Case): Promise<Received> {
   };
   socket.on("data", (d: Buffer) => {
     chunks.push(d);
-    last = Date.now();
+    last = performance.now();
     poke();
   });
   socket.on("end", () => {
@@ -87,11 +87,11 @@ export async function runCase(address: string, c: Case): Promise<Received> {
   });
   socket.on("error", () => {}); // a reset by the worker is an outcome, not a harness failure
   const waitFor = async (done: () => boolean, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!done() && Date.now() < deadline) {
+    const deadline = performance.now() + ms;
+    while (!done() && performance.now() < deadline) {
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, Math.min(50, deadline - Date.now()));
+        setTimeout(r, Math.min(50, deadline - performance.now()));
       });
     }
   };
@@ -116,7 +116,7 @@ export async function runCase(address: string, c: Case): Promise<Received> {
     if (c.pauseMs) await sleep(c.pauseMs);
     else await new Promise((r) => setImmediate(r));
   }
-  last = Date.now();
+  last = performance.now();
   if (c.close === "reset") {
     ours = true;
     socket.resetAndDestroy();
@@ -127,7 +127,7 @@ export async function runCase(address: string, c: Case): Promise<Received> {
   const valid = c.mutations.length === 0 && c.close === "hold" && c.sendUpTo === c.bytes.length;
   const answers = valid ? c.requests.length + readRecords(c.bytes).records.filter((r) => r.type === T.GET_VALUES).length : 0;
   const answered = () => count(chunks, T.END, T.GET_VALUES_RESULT) >= answers;
-  await waitFor(() => closedByWorker || (Date.now() - last >= IDLE_MS && answered()), CASE_CAP_MS);
+  await waitFor(() => closedByWorker || (performance.now() - last >= IDLE_MS && answered()), CASE_CAP_MS);
   ours = true;
   socket.destroy();
   return { bytes: new Uint8Array(Buffer.concat(chunks)), closedByWorker };
@@ -257,7 +257,7 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
   };
   await warmUp(w.address);
   stats.baselineRss = stats.peakRss = rss(w.proc.pid!);
-  const start = Date.now();
+  const start = performance.now();
   const deadline = start + opts.seconds * 1000;
   const queue = [...(opts.replay ?? [])];
   let next = 0;
@@ -295,7 +295,7 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
   };
 
   const lane = async () => {
-    while (!stop && (queue.length || Date.now() < deadline)) {
+    while (!stop && (queue.length || performance.now() < deadline)) {
       if (restarting) await restarting;
       const c = queue.shift() ?? makeCase(caseSeed(opts.seed, next++));
       const worker = w;
@@ -323,13 +323,13 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
       for (const line of fresh.split("\n")) if (LOG_BUG.test(line)) errors.push(`worker log: ${line.slice(0, 300)}`);
       const now = rss(worker.proc.pid!);
       stats.peakRss = Math.max(stats.peakRss, now);
-      const at = (Date.now() - start) / 1000;
+      const at = (performance.now() - start) / 1000;
       if (at >= (stats.rssSamples.at(-1)?.[0] ?? 0) + Math.max(1, opts.seconds / 12)) stats.rssSamples.push([Math.round(at), now]);
       if (errors.length) fail(c, errors);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 8 }, lane));
-  stats.seconds = (Date.now() - start) / 1000;
+  stats.seconds = (performance.now() - start) / 1000;
   await w.stop();
   return stats;
 }

@@ -146,9 +146,9 @@ export class RawConn {
 
   /** Waits until `pred` holds (checked after each arrival), or fails after `ms`. */
   async until(pred: () => boolean, ms = 5000, what = "condition"): Promise<void> {
-    const deadline = Date.now() + ms;
+    const deadline = performance.now() + ms;
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; records so far: ${this.describe()}`);
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; records so far: ${this.describe()}`);
       await new Promise<void>((r) => {
         this.#waiters.push(r);
         setTimeout(r, 50);

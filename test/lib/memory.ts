@@ -65,9 +65,9 @@ export class MemoryConn implements Conn {
 
 /** Waits until `done()` holds, checking after each macrotask, or fails after `ms`. */
 export async function settle(done: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!done()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for the connection");
+    if (performance.now() > deadline) throw new Error("timed out waiting for the connection");
     await new Promise((r) => setImmediate(r));
   }
 }

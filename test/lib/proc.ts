@@ -37,11 +37,11 @@ export function rssPeak(pid: number, ms = 25): { stop(): number } {
 
 /** Polls `check` until it returns a truthy value, or throws after `ms` with `what`. */
 export async function waitFor<T>(check: () => T | Promise<T>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   for (;;) {
     const v = await check();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

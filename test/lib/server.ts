@@ -169,13 +169,13 @@ async function launch(opts: FrontOptions, conf: string, confFile: string, ports:
     // Whatever it spawned and left behind.
     killGroup("SIGKILL");
   };
-  const deadline = Date.now() + 15000;
+  const deadline = performance.now() + 15000;
   for (;;) {
     if (spawnError) throw new Error(`cannot run ${bin}: ${spawnError.message}`);
     if (!alive()) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) at startup:\n${log()}`);
     const ok = await Promise.all(Object.values(ports).map(canConnect));
     if (ok.every(Boolean)) break;
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       await stop(500);
       throw new Error(`${name} did not accept connections within 15 s:\n${log()}`);
     }

@@ -76,7 +76,7 @@ async function httpWay(rt: Runtime): Promise<Server> {
 }
 
 async function waitListening(port: number, proc: ChildProcess, log: () => string): Promise<void> {
-  for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+  for (const deadline = performance.now() + 20000; performance.now() < deadline;) {
     if (proc.exitCode !== null) throw new Error(`HTTP server exited: ${log()}`);
     if (await canConnect(port)) return;
     await new Promise((r) => setTimeout(r, 50));
@@ -144,14 +144,14 @@ async function once(start: () => Promise<Server>, dir: Direction): Promise<Run> 
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const cold = rss(server.pid);
     const watch = rssPeak(server.pid);
-    const t0 = Date.now();
+    const t0 = performance.now();
     let peak: number;
     try {
       await server.move(dir);
     } finally {
       peak = watch.stop();
     }
-    return { cold, growth: peak - cold, mibs: BYTES / MiB / ((Date.now() - t0) / 1000) };
+    return { cold, growth: peak - cold, mibs: BYTES / MiB / ((performance.now() - t0) / 1000) };
   } finally {
     await server.stop();
   }

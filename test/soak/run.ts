@@ -108,9 +108,9 @@ async function transfer(pid: number, move: () => Promise<void>): Promise<{ warm:
     return w.stop();
   };
   const warm = await once();
-  const t0 = Date.now();
+  const t0 = performance.now();
   const peak = await once();
-  return { warm, peak, mibps: BYTES / MiB / ((Date.now() - t0) / 1000) };
+  return { warm, peak, mibps: BYTES / MiB / ((performance.now() - t0) / 1000) };
 }
 
 /** `rt` with the runtime's own collector exposed to the app (for /mem); Bun has Bun.gc anyway. */
