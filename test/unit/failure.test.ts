@@ -5,13 +5,18 @@ import { inspect } from "node:util";
 import { test } from "node:test";
 import { annotate } from "../lib/failure.ts";
 
-test("annotate: the label and the logs reach the printed error (its stack), the message too", () => {
-  let caught: unknown;
+/** A real assertion failure (its stack made at once, as in a test), annotated. */
+function annotatedFailure(label: string, extra: string): unknown {
   try {
     assert.equal(1, 2);
   } catch (err) {
-    caught = annotate(err, "nginx → bun", "--- worker log ---\nline one");
+    return annotate(err, label, extra);
   }
+  throw new Error("unreachable: the assertion passed");
+}
+
+test("annotate: the label and the logs reach the printed error (its stack), the message too", () => {
+  const caught = annotatedFailure("nginx → bun", "--- worker log ---\nline one");
   const printed = inspect(caught);
   assert.match(printed, /\[nginx → bun\] Expected values to be strictly equal/);
   assert.match(printed, /--- worker log ---\nline one/);
@@ -19,13 +24,7 @@ test("annotate: the label and the logs reach the printed error (its stack), the 
 });
 
 test("annotate: logs holding $ patterns are kept as they are", () => {
-  let caught: unknown;
-  try {
-    assert.equal(1, 2);
-  } catch (err) {
-    caught = annotate(err, "x", "a log line with $& and $' in it");
-  }
-  assert.match(inspect(caught), /a log line with \$& and \$' in it/);
+  assert.match(inspect(annotatedFailure("x", "a log line with $& and $' in it")), /a log line with \$& and \$' in it/);
 });
 
 test("annotate: an error without a message, and a thrown non-error, are handled", () => {
