@@ -187,7 +187,7 @@ for (const rt of runtimes()) {
       assert.ok(taken < bound, `${(taken / 1024).toFixed(0)} KiB taken for a handler that reads nothing (bound ${bound / 1024} KiB)`);
     } finally {
       s.destroy();
-      await w.stop(200); // the handler waits on an abort the paused connection does not see (lighttpd's todo)
+      await w.stop(200); // the handler waits on an abort the paused connection does not see (lighttpd's known limitation)
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
