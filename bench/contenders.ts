@@ -60,6 +60,7 @@ export const CONTENDERS: Contender[] = [
     describe: "npm node-fastcgi 2.0.0 on Node 24 + @hono/node-server's adapter (bench/node-fastcgi.js)",
     command: (l) => ({ cmd: NODE24, args: [path.join(ROOT, "bench/node-fastcgi.js"), l] }),
   },
+  { name: "node20-http", kind: "http", runtime: "node20", keepConn: true, describe: "node:http + @hono/node-server on Node 20 (bench/http/node.js, as node24-http)", command: (l) => ({ cmd: NODE20, args: [path.join(ROOT, "bench/http/node.js"), l] }) },
   { name: "node24-http", kind: "http", runtime: "node24", keepConn: true, describe: "node:http + @hono/node-server on Node 24 (bench/http/node.js; the adapter swaps in its lazy global Request/Response)", command: (l) => ({ cmd: NODE24, args: [path.join(ROOT, "bench/http/node.js"), l] }) },
   { name: "bun-serve", kind: "http", runtime: "bun", keepConn: true, describe: "Bun.serve (bench/http/bun.js)", command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/http/bun.js"), l] }) },
   { name: "deno-serve", kind: "http", runtime: "deno", keepConn: true, describe: "Deno.serve (bench/http/deno.js)", command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/http/deno.js"), l] }) },

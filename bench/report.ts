@@ -2,6 +2,7 @@
 
 import fs from "node:fs";
 import type { Contender } from "./contenders.ts";
+import { goalsSection } from "./goals.ts";
 
 export interface Measurement {
   round: number;
@@ -148,10 +149,10 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
   }
 
   // Idle RSS: fetchcgi and the HTTP way on each runtime beside a bare process of that runtime.
+  const idleOf = (name: string) => median(info.idle.filter((i) => i.name === name).map((i) => i.rssMiB));
   let idleTable = "";
   const idleRuntimes = [...new Set(info.idle.filter((i) => i.name.startsWith("bare ")).map((i) => i.runtime))];
   if (idleRuntimes.length) {
-    const idleOf = (name: string) => median(info.idle.filter((i) => i.name === name).map((i) => i.rssMiB));
     const rows = idleRuntimes.map((rt) => {
       const bare = idleOf(`bare ${rt}`);
       const mine = info.contenders.find((c) => c.name.startsWith("fetchcgi-") && c.runtime === rt);
@@ -198,6 +199,12 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
     : "";
 
   const summary = [...summaryTables, uploadTable, idleTable, ratioTable, errorText, failureText].filter(Boolean).join("\n\n");
+  const goals = goalsSection({
+    cell: (c, sc, n) => get("nginx", c, sc, n),
+    idle: idleOf,
+    runtimeKey: (name) => info.contenders.find((c) => c.name === name)?.runtime,
+    uploadMiB: info.uploadMiB,
+  });
 
   const details: string[] = [];
   for (const front of fronts) {
@@ -235,6 +242,7 @@ ${table(["", ""], Object.entries(info.facts).map(([k, v]) => [k, v]), true)}
 
 ${info.contenders.map((c) => `- **${c.name}**: ${c.describe}${c.kind === "fcgi" ? (c.keepConn ? "; persistent connections (fastcgi_keep_conn + keepalive 64)" : `; a new connection per request (${c.keepNote})`) : ""}${c.name === "php-fpm" ? `; ${info.phpChildren} children` : ""}`).join("\n")}
 
+${goals}
 ## Summary
 
 ${summary}
