@@ -1,11 +1,15 @@
 // Issue 4's goals, read off one run: each goal per runtime, the figure of every cell it names, and
 // whether it was met. Why a goal is not met is bench/PROFILE.md's job (hand-written from profiles).
 
+import { table } from "./markdown.ts";
+
 /** The median of one cell (nginx front), or undefined when the run did not measure it. */
 export type CellOf = (contender: string, scenario: string, conns: number) => { cpuUsPerReq: number; peakRssMiB: number; rssBeforeMiB?: number } | undefined;
 
 interface RuntimeGoal {
   runtime: string;
+  /** The runtime as contenders.ts names it (the bare process's idle RSS is "bare KEY"). */
+  key: string;
   fetchcgi: string;
   /** The HTTP way of serving the same handler on that runtime. */
   http: string;
@@ -14,10 +18,10 @@ interface RuntimeGoal {
 }
 
 const RUNTIMES: RuntimeGoal[] = [
-  { runtime: "Node 20", fetchcgi: "fetchcgi-node20", http: "node20-http", goRatio: 0.5 },
-  { runtime: "Node 24", fetchcgi: "fetchcgi-node24", http: "node24-http", goRatio: 0.5 },
-  { runtime: "Bun", fetchcgi: "fetchcgi-bun", http: "bun-serve", goRatio: 0.3 },
-  { runtime: "Deno", fetchcgi: "fetchcgi-deno", http: "deno-serve", goRatio: 0.3 },
+  { runtime: "Node 20", key: "node20", fetchcgi: "fetchcgi-node20", http: "node20-http", goRatio: 0.5 },
+  { runtime: "Node 24", key: "node24", fetchcgi: "fetchcgi-node24", http: "node24-http", goRatio: 0.5 },
+  { runtime: "Bun", key: "bun", fetchcgi: "fetchcgi-bun", http: "bun-serve", goRatio: 0.3 },
+  { runtime: "Deno", key: "deno", fetchcgi: "fetchcgi-deno", http: "deno-serve", goRatio: 0.3 },
 ];
 
 const SMALL = [["hello", 1], ["hello", 64], ["json", 1], ["json", 64]] as const;
@@ -27,13 +31,13 @@ export interface GoalInputs {
   cell: CellOf;
   /** Median idle RSS (MiB) of a contender, or of "bare RUNTIME"; NaN when not measured. */
   idle: (name: string) => number;
-  /** The runtime key of a fetchcgi contender (node20, bun, …). */
-  runtimeKey: (contender: string) => string | undefined;
   uploadMiB: number;
 }
 
 interface Row {
   cells: string[];
+  /** Whether any cell of the row was measured. */
+  measured: boolean;
   verdict: string;
 }
 
@@ -45,13 +49,11 @@ function row(runtime: string, figures: (number | undefined)[], limit: number, st
   const verdict = measured.length === 0 ? "not measured"
     : !measured.every(ok) ? "**not met**"
     : measured.length < figures.length ? "**met** where measured" : "**met**";
-  return { cells: [runtime, ...cells], verdict };
+  return { cells: [runtime, ...cells], measured: measured.length > 0, verdict };
 }
 
-function table(head: string[], rows: Row[]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line([...head, "goal"]), line([...head, "goal"].map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map((r) => line([...r.cells, r.verdict]))].join("\n");
-}
+/** A goal: its title, the cells' heads, and a row per runtime. */
+type Goal = [title: string, head: string[], rows: Row[]];
 
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
 
@@ -61,31 +63,28 @@ export function goalsSection(g: GoalInputs): string {
   const vs = (a: string, b: string, cells: readonly (readonly [string, number])[]) => cells.map(([s, n]) => ratio(cpu(a, s, n), cpu(b, s, n)));
   const small = SMALL.map(([s, n]) => `${s}/${n}`);
   const big = BIG.map(([s, n]) => `${s}/${n}`);
-  const sections: [string, string][] = [
+  const goals: Goal[] = [
     ["fetchcgi's CPU per request ÷ the HTTP way's on the same runtime (Bun.serve, Deno.serve, node:http + @hono/node-server), ≤ 1.0",
-      table(["runtime", ...small], RUNTIMES.map((r) => row(r.runtime, vs(r.fetchcgi, r.http, SMALL), 1.0)))],
+      ["runtime", ...small], RUNTIMES.map((r) => row(r.runtime, vs(r.fetchcgi, r.http, SMALL), 1.0))],
     ["fetchcgi's CPU per request ÷ Go net/http/fcgi's, ≤ 0.5 on Node and ≤ 0.3 on Bun and Deno",
-      table(["runtime", ...small], RUNTIMES.map((r) => row(`${r.runtime} (≤ ${r.goRatio})`, vs(r.fetchcgi, "go-fcgi", SMALL), r.goRatio)))],
+      ["runtime", ...small], RUNTIMES.map((r) => row(`${r.runtime} (≤ ${r.goRatio})`, vs(r.fetchcgi, "go-fcgi", SMALL), r.goRatio))],
     ["big: fetchcgi's CPU per request ÷ the HTTP way's, ≤ 1.1",
-      table(["runtime", ...big], RUNTIMES.map((r) => row(r.runtime, vs(r.fetchcgi, r.http, BIG), 1.1)))],
+      ["runtime", ...big], RUNTIMES.map((r) => row(r.runtime, vs(r.fetchcgi, r.http, BIG), 1.1))],
     [`RSS growth of the ${g.uploadMiB} MiB upload through nginx, < 32 MiB (MiB; the 1 GiB figures, warm and from a cold start, are in docs/reliability.md)`,
-      table(["runtime", "growth MiB"], RUNTIMES.map((r) => {
+      ["runtime", "growth MiB"], RUNTIMES.map((r) => {
         const m = g.cell(r.fetchcgi, "upload", 1);
         return row(r.runtime, [m?.rssBeforeMiB === undefined ? undefined : m.peakRssMiB - m.rssBeforeMiB], 32, true);
-      }))],
+      })],
     ["Idle RSS over a bare runtime process, ≤ 5 MiB",
-      table(["runtime", "MiB"], RUNTIMES.map((r) => {
-        const key = g.runtimeKey(r.fetchcgi);
-        return row(r.runtime, [key ? g.idle(r.fetchcgi) - g.idle(`bare ${key}`) : undefined], 5);
-      }))],
+      ["runtime", "MiB"], RUNTIMES.map((r) => row(r.runtime, [g.idle(r.fetchcgi) - g.idle(`bare ${r.key}`)], 5))],
   ];
-  const measured = sections.filter(([, t]) => /\*\*(not )?met\*\*/.test(t));
+  const measured = goals.filter(([, , rows]) => rows.some((r) => r.measured));
   if (!measured.length) return "";
   return `## The goals (issue 4), from this run
 
 Each figure is one cell's median through nginx; ✓ marks a cell within its goal. Where a goal is not
 met, "Where the time goes" below says what the profiles show the time goes to.
 
-${measured.map(([title, t]) => `**${title}**\n\n${t}`).join("\n\n")}
+${measured.map(([title, head, rows]) => `**${title}**\n\n${table([...head, "goal"], rows.map((r) => [...r.cells, r.verdict]))}`).join("\n\n")}
 `;
 }

@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import type { Contender } from "./contenders.ts";
 import { goalsSection } from "./goals.ts";
+import { table } from "./markdown.ts";
 
 export interface Measurement {
   round: number;
@@ -108,12 +109,6 @@ const fmt = {
   ratio: (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? "–" : (a / b).toFixed(2)),
 };
 
-/** A Markdown table; numbers (every column but the first) right-aligned unless `left`. */
-function table(head: string[], rows: string[][], left = false): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map((_, i) => (i === 0 || left ? "---" : "---:"))), ...rows.map(line)].join("\n");
-}
-
 export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): { summary: string; markdown: string } {
   const s = summarize(ms);
   const get = (front: string, c: string, sc: string, n: number) => s.get(key(front, c, sc, n));
@@ -202,7 +197,6 @@ export function render(info: RunInfo, ms: Measurement[], failures: Failure[]): {
   const goals = goalsSection({
     cell: (c, sc, n) => get("nginx", c, sc, n),
     idle: idleOf,
-    runtimeKey: (name) => info.contenders.find((c) => c.name === name)?.runtime,
     uploadMiB: info.uploadMiB,
   });
 
