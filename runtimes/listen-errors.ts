@@ -68,14 +68,14 @@ function explain(code: string | undefined, name: unknown, message: string, addre
   const { host, port } = address;
   switch (code) {
     case "EADDRINUSE":
-      return [`port ${port} is in use`, "stop the process listening there (`ss -ltnp` names it) or choose another port"];
+      return [`port ${port} is in use`, "another process listens there: find it with `ss -ltnp` and stop it, or choose another port"];
     case "EADDRNOTAVAIL":
       return [`${host} is not an address of this machine`, "use one of its own, e.g. 127.0.0.1, or 0.0.0.0 for all of them"];
     case "EACCES":
     case "EPERM":
       return port < 1024 && port > 0
         ? ["ports below 1024 need privileges", "use a port from 1024 up, or give the worker CAP_NET_BIND_SERVICE"]
-        : ["permission denied", "a security policy (SELinux, AppArmor, seccomp) refuses it"];
+        : ["permission denied", "a security policy such as SELinux or AppArmor refuses it"];
     case "ENOTFOUND":
     case "EAI_AGAIN":
     case "EAI_FAIL":

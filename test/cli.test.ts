@@ -142,7 +142,7 @@ for (const rt of runtimes()) {
       await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
       const { port } = blocker.address() as net.AddressInfo;
       try {
-        await refuses(rt, [APP, "--listen", `127.0.0.1:${port}`], listenFails(`tcp:127.0.0.1:${port}`, `port ${port} is in use (stop the process listening there (\`ss -ltnp\` names it) or choose another port)`));
+        await refuses(rt, [APP, "--listen", `127.0.0.1:${port}`], listenFails(`tcp:127.0.0.1:${port}`, `port ${port} is in use (another process listens there: find it with \`ss -ltnp\` and stop it, or choose another port)`));
       } finally {
         blocker.close();
       }

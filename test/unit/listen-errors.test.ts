@@ -47,7 +47,7 @@ test("a port in use, as each runtime says it: one message, the code kept", () =>
     const e = explainListenFailure(err, tcp("127.0.0.1", 9000));
     assert.equal(e.name, "ListenError");
     assert.equal(e.code, "EADDRINUSE");
-    assert.equal(e.message, "fetchcgi: cannot listen on tcp:127.0.0.1:9000: port 9000 is in use (stop the process listening there (`ss -ltnp` names it) or choose another port)");
+    assert.equal(e.message, "fetchcgi: cannot listen on tcp:127.0.0.1:9000: port 9000 is in use (another process listens there: find it with `ss -ltnp` and stop it, or choose another port)");
   }
 });
 
