@@ -1,5 +1,6 @@
 // What every runtime's serve() shares: options, the fd-0 default, Unix socket files (stale ones
-// replaced, live ones refused, permissions set before the first connection can arrive).
+// replaced, live ones refused, permissions (660 by default) set before the first connection can
+// arrive), and one form for every listen failure (listen-errors.ts).
 // node:fs and node:net are loaded only on the paths that need them: on Bun and Deno each costs
 // 4-6 MiB of idle RSS (bench/RESULTS.md, idle table). `process` is the global all three provide.
 

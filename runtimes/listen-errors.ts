@@ -101,7 +101,7 @@ function explainUnix(code: string | undefined, path: string): Explained {
       const found = lookAt(dir);
       if (found === "missing") return [`the directory ${dir} does not exist`, "create it first; a systemd unit's RuntimeDirectory= makes one under /run"];
       if (found === "not a directory") return [`${dir} is not a directory`, "choose a path in a directory"];
-      return [`permission denied in ${dir}`, "the worker's user needs write and search (x) permission on that directory"];
+      return code === "ENOENT" ? undefined : [`permission denied in ${dir}`, "the worker's user needs write and search (x) permission on that directory"];
     }
     case "ENOTDIR":
       return [`a part of ${dir} is not a directory`, "choose a path in a directory"];
