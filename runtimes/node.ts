@@ -31,7 +31,7 @@ export class NodeConn implements Conn {
       onReturn: () => socket.resume(),
     });
     this.reusesReadBuffer = readIntoShared(socket, this.readable);
-    if (!this.reusesReadBuffer) socket.on("data", (chunk: Uint8Array) => this.readable.push(chunk));
+    if (!this.reusesReadBuffer) socket.on("data", (chunk: Uint8Array) => this.readable.push(plain(chunk)));
     socket.on("end", () => this.readable.end());
     socket.on("error", (err) => this.readable.fail(err));
     socket.on("close", () => this.readable.end());
@@ -85,6 +85,17 @@ export class NodeConn implements Conn {
   destroy(): void {
     this.#socket.destroy();
   }
+}
+
+/**
+ * A node:net chunk as a plain Uint8Array over the same bytes. Chunks are Buffers, and
+ * Buffer#slice() is a view, not the copy that Uint8Array#slice() makes: a body piece the core
+ * "copies" with it kept the whole read (Deno over fd 0 and Bun's node:net: arrayBuffer() of a
+ * 10-byte body gave the 335-byte read around it, its records and params). The chunks themselves
+ * are fresh per read, so a view of one is the core's to keep.
+ */
+function plain(chunk: Uint8Array): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 /**
