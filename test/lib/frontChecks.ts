@@ -192,6 +192,26 @@ export function describeFront(spec: FrontSpec): void {
         assert.ok([undefined, "0"].includes(echo.headers["content-length"]), echo.headers["content-length"]);
       });
 
+      it("POST, PUT and PATCH bodies reach every reader byte for byte (arrayBuffer, text, the stream)", async () => {
+        // Length and FNV-1a hash of what each reader gave (test/fixtures/app.js's /read?digest):
+        // Deno behind a front that spawns it on fd 0 once gave arrayBuffer() the whole read (issue 25).
+        const fnv = (b: Uint8Array) => b.reduce((h, x) => Math.imul(h ^ x, 0x01000193), 0x811c9dc5) >>> 0;
+        const wrong: string[] = [];
+        for (const method of ["POST", "PUT", "PATCH"]) {
+          for (const n of [10, 200 * 1024]) {
+            // Printable ASCII (text() gives it back as it is), each byte told apart by its place.
+            const body = Uint8Array.from({ length: n }, (_, i) => 32 + ((i * 7919 + (i >> 7) + method.length) % 95));
+            for (const as of ["arrayBuffer", "text", "stream"]) {
+              const res = await get(`/read?as=${as}&digest`, { method, body, headers: { "content-type": "application/octet-stream" } });
+              const got = `${res.status} ${await res.text()}`;
+              const expected = `200 ${JSON.stringify({ as, length: n, hash: fnv(body), ...(as === "stream" ? { plain: true } : {}), used: true })}`;
+              if (got !== expected) wrong.push(`${method} ${n} ${as}: got ${got.slice(0, 300)}`);
+            }
+          }
+        }
+        assert.deepEqual(wrong, []);
+      });
+
       it(`chunked POST: the body arrives whole (${q.chunkedUpload})`, async () => {
         const put = async (): Promise<string | undefined> => {
           const parts = ["chunk one, ", "chunk two"];
