@@ -138,7 +138,7 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
   return { app, options: options as ServeOptions };
 }
 
-/** The spec's FCGI_WEB_SERVER_ADDRS (F40), when set; unreadable env (Deno without --allow-env) counts as unset. */
+/** The spec's FCGI_WEB_SERVER_ADDRS (F6), when set; unreadable env (Deno without --allow-env) counts as unset. */
 function webServerAddrs(): string[] | undefined {
   try {
     const list = host.env("FCGI_WEB_SERVER_ADDRS");

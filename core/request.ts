@@ -1,4 +1,4 @@
-// FastCGI params → web Request (RFC 3875 rules C1–C12 of notes/fastcgi.md).
+// FastCGI params → web Request (RFC 3875 rules C1–C12, docs/protocol.md).
 
 import type { Params } from "./types.ts";
 
