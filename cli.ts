@@ -151,7 +151,7 @@ function webServerAddrs(): string[] | undefined {
 /** `spec` as a file: URL, resolved against the working directory. */
 async function appUrl(spec: string): Promise<string> {
   const cwd = host.cwd();
-  if (!cwd.startsWith("/")) { // Windows paths: let node:path and node:url (which Bun and Deno would load for 3 MiB) handle them
+  if (!cwd.startsWith("/")) { // Windows paths: let node:path and node:url (which cost Bun and Deno idle RSS to load) handle them
     const [path, url] = await Promise.all([import("node:path"), import("node:url")]);
     return url.pathToFileURL(path.resolve(spec)).href;
   }

@@ -82,7 +82,7 @@ export class Connection implements Host {
     // Nothing reads any more: after an error, or with our output stuck behind a peer that shut its
     // side and stopped reading, it may never close, so release it anyway. The timer holds only
     // `conn`, and goes once it is released: held for the whole linger, every connection nginx closes
-    // was promoted to the old generation (Node 24 soak: +33 % RSS under load, 118 MiB of old space).
+    // was promoted to the old generation (the Node 24 soak's RSS grew under load).
     const timer = unref(setTimeout(() => conn.destroy(), LINGER_MS));
     conn.whenReleased?.(() => clearTimeout(timer));
   }

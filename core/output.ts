@@ -170,7 +170,7 @@ export class Output {
    * Encodes the queued runs and END_REQUEST: headers and small content are copied into one
    * buffer (a small response is one cut from a slab, one socket write); content of VIEW_FROM bytes
    * or more goes to the socket as it is, between slices of that buffer. Copying a large body
-   * would cost more than the write itself (a fresh 256 KiB buffer is ~100 µs of page faults).
+   * would cost more than the write itself (a fresh large buffer is paid in page faults).
    */
   #write(): void | Promise<void> {
     const runs = this.#runs;

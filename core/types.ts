@@ -133,7 +133,7 @@ export interface WorkerOptions {
   /**
    * Give the handler a lazy Request (core/lazy-request.ts): its url, method and signal cost
    * nothing more, and the runtime's Request is built only when anything else is asked of it
-   * (about 7 µs on Node, 12 on Deno). Also wraps the global `fetch` and `Request` with the first
+   * (a quarter of a small answer). Also wraps the global `fetch` and `Request` with the first
    * request so that they accept it; a copy of either taken before does not, unless wrapGlobals()
    * ran before it was taken (the CLI calls it before it loads the app). Default false (the CLI's
    * default: true).

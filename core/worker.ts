@@ -125,7 +125,7 @@ export class Worker implements WorkerState {
   /**
    * Installs the lazy Response and the Request wrappers before the first request's handler runs:
    * not at start, nor for a connection that sends nothing (a health check), because taking the
-   * runtime's Response or Request loads undici (17 MiB) on Node, even reading the global's
+   * runtime's Response or Request loads undici (megabytes of RSS) on Node, even reading the global's
    * property descriptor on Node 24.
    */
   beforeRequest(): void {

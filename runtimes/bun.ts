@@ -32,7 +32,7 @@ interface BunGlobal {
 }
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
-/** Bun.file().stat() rather than node:fs, which would cost 4 MiB of idle RSS; it follows symlinks. */
+/** Bun.file().stat() rather than node:fs, which would cost idle RSS; it follows symlinks. */
 async function kindOf(path: string): Promise<PathKind> {
   try {
     return (await Bun.file(path).stat()).isSocket() ? "socket" : "other";

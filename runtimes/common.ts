@@ -2,7 +2,7 @@
 // replaced, live ones refused, permissions (660 by default) set before the first connection can
 // arrive), and one form for every listen failure (listen-errors.ts).
 // node:fs and node:net are loaded only on the paths that need them: on Bun and Deno each costs
-// 4-6 MiB of idle RSS (bench/RESULTS.md, idle table). `process` is the global all three provide.
+// idle RSS (bench/RESULTS.md, idle table). `process` is the global all three provide.
 
 import { type Address, parseAddress, parseMode } from "../core/address.ts";
 import { defaultLogger, startServer, type Server } from "../core/worker.ts";
@@ -13,8 +13,8 @@ import { checkBeforeListen, explainListenFailure, ListenError, notASocket, socke
  * Bytes a connection's read queue (Node, Bun: the runtime pushes) may hold before the adapter
  * pauses the socket. It fills only while the core has stopped reading, when a handler's body
  * buffer (--body-buffer) is full, so past that a paused connection holds this plus the read in
- * hand: Node reads 64 KiB at a time, Bun up to 512 KiB. Counted in chunks (16) it was 1 MiB more
- * on Node and 4 MiB more on Bun.
+ * hand: Node reads 64 KiB at a time, Bun up to 512 KiB. Counted in chunks, the bound would
+ * follow each runtime's read size.
  */
 export const READ_QUEUE_BYTES: number = 64 * 1024;
 export const byteLength = (chunk: Uint8Array): number => chunk.length;
@@ -88,7 +88,7 @@ const deno = (globalThis as { Deno?: DenoUmask }).Deno;
 
 /**
  * Deno sets the umask only with --allow-sys, and would prompt for it on a terminal: ask first.
- * Deno.umask, not process.umask: touching Deno's `process` costs 3 MiB of idle RSS.
+ * Deno.umask, not process.umask: touching Deno's `process` costs idle RSS.
  */
 const umaskAllowed = (): boolean => !deno || deno.permissions.querySync({ name: "sys", kind: "umask" }).state === "granted";
 const umask = (mask: number): number => (deno ? deno.umask(mask) : process.umask(mask));
@@ -135,7 +135,7 @@ export async function clearStaleSocket(path: string, kindOf: (path: string) => P
 /**
  * Binds a Unix socket at `path` with `bind`, and only when the path is taken makes way with
  * clearStaleSocket() and binds again. Not looking first spares Bun and Deno a stat: the first one
- * starts their file I/O machinery, 1.2-1.6 MiB of idle RSS.
+ * starts their file I/O machinery, which costs idle RSS.
  */
 export async function bindUnix<T>(path: string, kindOf: (path: string) => Promise<PathKind>, bind: () => T | Promise<T>): Promise<T> {
   try {

@@ -1,5 +1,5 @@
 // Deno.listen connections → the core's Conn/Listener. Reads use conn.read() into one reused buffer
-// (conn.readable costs 3.5× the CPU); writes go through one ordered queue because every Deno write
+// (conn.readable costs several times the CPU); writes go through one ordered queue because every Deno write
 // is an async op that may be partial. fd 0 goes through node:net (the Node adapter, loaded only
 // then): Deno.listen cannot adopt an fd (and silently binds 0.0.0.0 if asked to).
 
@@ -48,7 +48,7 @@ async function kindOf(path: string): Promise<PathKind> {
 /**
  * Read buffer sizes: each connection starts small and doubles its buffer while reads fill it. A
  * web server that opens a connection per request (nginx past its `keepalive` count) would
- * otherwise allocate 64 KiB per request, and Deno's RSS grew to 440 MiB under that churn.
+ * otherwise allocate 64 KiB per request, and Deno's RSS grew large under that churn.
  */
 const READ_FIRST = 8 * 1024;
 const READ_MAX = 64 * 1024;

@@ -1,5 +1,5 @@
 // The process-level calls the CLI makes, with each runtime's cheapest. Deno gets its own: touching
-// Deno's `process` costs 3 MiB of idle RSS and a process.on(signal) listener 7 MiB more, while
+// Deno's `process` costs idle RSS and a process.on(signal) listener more again, while
 // Deno.args, Deno.env and Deno.addSignalListener cost nothing (bench/RESULTS.md, idle table).
 
 export type Signal = "SIGTERM" | "SIGINT" | "SIGQUIT";

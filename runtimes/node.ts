@@ -166,7 +166,7 @@ export function serverListener(server: net.Server, address: string, watch?: Desc
 async function kindOf(path: string): Promise<PathKind> {
   try {
     // Not `import fs from "node:fs"`: an ESM import of node:fs reads every export, loading fs/promises,
-    // streams and readline (+1 MiB idle RSS on Node 24).
+    // streams and readline (idle RSS on Node 24).
     return process.getBuiltinModule("node:fs").lstatSync(path).isSocket() ? "socket" : "other";
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return "none";
@@ -176,7 +176,7 @@ async function kindOf(path: string): Promise<PathKind> {
 
 export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
   // Taken here, not imported: the CLI is one file on every runtime, and node:net costs Bun and Deno
-  // 4-6 MiB of idle RSS.
+  // idle RSS.
   const server = process.getBuiltinModule("node:net").createServer({ pauseOnConnect: true });
   if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
   await withSocketMode(socketMode, () =>
