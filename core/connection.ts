@@ -189,6 +189,13 @@ export class Connection implements Host {
     if (this.idle && (this.#closeWhenIdle || !ex.keepConn)) this.#close();
   }
 
+  /**
+   * A response broke after part of it left (its stream failed, the request timed out, an error of
+   * ours). Alone on its connection it ends with a close and no END_REQUEST: the one ending a front
+   * can pass on to its client as a failure (HAProxy, nginx keep-conn, Apache mod_proxy_fcgi and
+   * lighttpd streaming cut the client's response short); an END_REQUEST, whatever its status,
+   * looks complete to every front. Its STDERR line is padded (output.ts): HAProxy 2.6 died on it.
+   */
   fail(ex: Exchange): void {
     if (this.#requests.size > 1) {
       // Others share the connection: end just this one, with a failure status.
@@ -196,7 +203,6 @@ export class Connection implements Host {
       this.ended(ex);
       return;
     }
-    // Alone: close without END_REQUEST, the one signal every web server reads as a failed response.
     ex.out.abandon();
     this.ended(ex);
     this.#close();

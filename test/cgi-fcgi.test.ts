@@ -263,6 +263,19 @@ for (const rt of runtimes()) {
       assert.equal(worker.proc.exitCode, null);
     });
 
+    for (const after of [0, 300]) {
+      it(`a stream failing ${after === 0 ? "at once" : `${after} ms`} after its first chunk: the part sent, the error on stderr, exit 253; the worker lives on`, async () => {
+        const r = await cgi("GET", `/stream-fail?after=${after}`);
+        // The worker closes without END_REQUEST: cgi-fcgi has no appStatus to exit with.
+        assert.equal(r.code, 253);
+        assert.equal(r.status, 200);
+        assert.equal(r.text, "partial\n");
+        assert.match(r.stderr, new RegExp(`response body failed mid-way: Error: stream failed on purpose ${after} ms`));
+        assert.equal((await cgi("GET", "/hello")).text, "hello");
+        assert.equal(worker.proc.exitCode, null);
+      });
+    }
+
     it("ctx.log goes to cgi-fcgi's stderr (the web server's error log)", async () => {
       const r = await cgi("GET", "/log");
       assert.equal(r.text, "logged");

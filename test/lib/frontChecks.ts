@@ -44,7 +44,17 @@ export interface Quirks {
   uploadBytes?: number;
   /** The front refuses a chunked upload above this many bytes (HAProxy: its buffer); the large upload then declares its length. */
   chunkedUploadMax?: number;
+  /** What the client sees of a response whose stream fails after its first chunk (docs/<front>.md): see FailedStream. */
+  failedStream: FailedStream;
 }
+
+/**
+ * A failed response as the client sees it. The worker closes the connection without END_REQUEST;
+ * "cut": the front ends the body without its last chunk, so the client's read fails; "whole": the
+ * body ends cleanly, the client cannot tell; "error-page": the front appends its own 500 page to
+ * the body (mod_fcgid), then ends it cleanly.
+ */
+export type FailedStream = "cut" | "whole" | "error-page";
 
 export interface FrontSpec {
   /** "nginx (keep-conn)", "apache mod_proxy_fcgi", … */
@@ -353,6 +363,39 @@ export function describeFront(spec: FrontSpec): void {
         }
         if (setup!.worker) assert.equal(setup!.worker.proc.exitCode, null);
       });
+
+      // A handler's response stream that fails after its first chunk, at once and after a pause
+      // (issue 25: HAProxy 2.6 died on the log line the worker sends before closing). Before "a
+      // client that leaves": its handler runs on, and a request sharing its connection (HAProxy)
+      // ends with END_REQUEST, which looks complete.
+      for (const after of [0, 300]) {
+        it(`a stream failing ${after === 0 ? "at once" : `${after} ms`} after its first chunk: the client sees it ${q.failedStream}; front and worker still answer`, async () => {
+          const res = await get(`/stream-fail?after=${after}`);
+          assert.equal(res.status, 200);
+          const reader = res.body!.getReader();
+          const dec = new TextDecoder();
+          let text = "";
+          let failed: unknown = null;
+          try {
+            for (let r = await reader.read(); !r.done; r = await reader.read()) text += dec.decode(r.value, { stream: true });
+          } catch (err) {
+            failed = err;
+          }
+          if (q.failedStream === "cut") {
+            assert.ok(failed, `the body ended cleanly: ${JSON.stringify(text)}`);
+            assert.ok("partial\n".startsWith(text), JSON.stringify(text)); // the chunk may be dropped with the error
+          } else {
+            assert.equal(failed, null);
+            if (q.failedStream === "whole") assert.equal(text, "partial\n");
+            else assert.match(text, /^partial\n[^]*500 Internal Server Error/);
+          }
+          assert.equal(await (await get("/hello")).text(), "hello");
+          if (setup!.worker) {
+            assert.equal(setup!.worker.proc.exitCode, null);
+            assert.match(setup!.worker.log(), new RegExp(`response body failed mid-way: Error: stream failed on purpose ${after} ms`));
+          }
+        });
+      }
 
       it("env: the CGI params the front sends", async () => {
         const { env, frozen, role } = await (await get("/env?q=1")).json();
