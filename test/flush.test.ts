@@ -47,11 +47,11 @@ interface Fetch {
 }
 
 /**
- * Sends GET /big?n=`n` without FCGI_KEEP_CONN and reads nothing until resume(); `pace` ms then
- * pass after each read before the next (a slow reader). Records are parsed as a stream, without
- * keeping them: a 64 MiB answer is checked in place.
+ * Sends GET /big?n=`n`, without FCGI_KEEP_CONN unless `keepConn`, and reads nothing until
+ * resume(); `pace` ms then pass after each read before the next (a slow reader). Records are
+ * parsed as a stream, without keeping them: a 64 MiB answer is checked in place.
  */
-async function fetchBig(address: string, n: number, pace = 0): Promise<Fetch> {
+async function fetchBig(address: string, n: number, { pace = 0, keepConn = false } = {}): Promise<Fetch> {
   const socket = await connect(address);
   socket.pause();
   const received: Received = { body: 0, wrongAt: -1, ends: [], afterEnd: false };
@@ -118,7 +118,7 @@ async function fetchBig(address: string, n: number, pace = 0): Promise<Fetch> {
   });
   socket.on("error", () => {});
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  socket.write(requestBytes(1, "GET", `/big?n=${n}`));
+  socket.write(requestBytes(1, "GET", `/big?n=${n}`, { keepConn }));
   return { socket, received, closed };
 }
 
@@ -220,27 +220,34 @@ for (const rt of runtimes()) {
 
     // Bun closes a socket at the peer's EOF unless Bun.listen has allowHalfOpen: true (listen() in runtimes/bun.ts).
     const halfCloseTodo = rt.name === "bun" ? "Bun.listen without allowHalfOpen closes at the peer's EOF, dropping the queued tail" : undefined;
-    test("TCP: a peer that shuts its side once the answer began, silent for 3 s, still reads 8 MiB whole", { timeout: 60000, todo: halfCloseTodo }, () =>
+    test("TCP: a peer that shuts its side once the answer began, silent for 3 s, still reads 8 MiB whole (with and without FCGI_KEEP_CONN)", { timeout: 60000, todo: halfCloseTodo }, () =>
       withWorker(rt, MODES[0], [], async (address) => {
         const n = 8 * MiB + 5;
-        const f = await fetchBig(address, n);
-        // /big's answer is written in one go: once its first bytes are here, END_REQUEST is queued
-        // and the EOF no longer aborts the request.
-        f.socket.once("data", () => {
-          f.socket.pause();
-          f.socket.end();
-        });
-        f.socket.resume();
+        // Without FCGI_KEEP_CONN the worker has closed its side when the EOF comes; with it, the
+        // EOF closes the connection.
+        const fetches = await Promise.all([false, true].map((keepConn) => fetchBig(address, n, { keepConn })));
+        for (const f of fetches) {
+          // /big's answer is written in one go: once its first bytes are here, END_REQUEST is queued
+          // and the EOF no longer aborts the request.
+          f.socket.once("data", () => {
+            f.socket.pause();
+            f.socket.end();
+          });
+          f.socket.resume();
+        }
         await sleep(SILENT_MS);
-        f.socket.resume();
-        await closedWithin(f, 60000, `${n} bytes`);
-        assertWhole(f.received, n, `${n} bytes`);
+        for (const [i, f] of fetches.entries()) {
+          f.socket.resume();
+          const what = `${n} bytes, ${i ? "with" : "without"} FCGI_KEEP_CONN`;
+          await closedWithin(f, 60000, what);
+          assertWhole(f.received, n, what);
+        }
       }));
 
     test("--flush-timeout 1000 on a Unix socket: a reader that takes 8 MiB slowly gets it all; one that stops reading is dropped, logged", { timeout: 60000 }, () =>
       withWorker(rt, MODES[1], ["--flush-timeout", "1000"], async (address, worker) => {
         // Steady: at most 64 KiB per 20 ms, so 8 MiB takes at least 2.5 s, longer than the bound.
-        const slow = await fetchBig(address, 8 * MiB, 20);
+        const slow = await fetchBig(address, 8 * MiB, { pace: 20 });
         slow.socket.resume();
         const stuck = await fetchBig(address, 64 * MiB);
         const logged = /closing connection from [^:]*: the web server took none of the last (\d+) bytes in 1000 ms \(flushTimeout\)/;
