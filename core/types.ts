@@ -128,10 +128,10 @@ export interface WorkerOptions {
   /** Milliseconds a connection with nothing in flight may stay silent before it is closed. 0 (default) leaves it to the web server. */
   idleTimeout?: number;
   /**
-   * Milliseconds a closing connection (after its last response, without FCGI_KEEP_CONN) may go
-   * with the web server taking none of the output still queued; then it is dropped, with a log
-   * line. Until then it stays open for a slow reader, however long the whole takes. 0: no bound.
-   * Default 60000.
+   * Milliseconds a connection the worker closes (after a response without FCGI_KEEP_CONN, a
+   * failed one, or at shutdown) may go with the web server taking none of the output still
+   * queued; then it is dropped, with a log line. Until then it stays open for a slow reader,
+   * however long the whole takes. 0: no bound. Default 60000.
    */
   flushTimeout?: number;
   /**
