@@ -46,6 +46,9 @@ Options:
                            0 = leave it to the web server (default 0)
   --request-timeout MS     a handler still running MS after its request arrived is aborted
                            (request.signal, TimeoutError) and answered 503; 0 = off (default 0)
+  --flush-timeout MS       a connection the worker closes stays open while the web server
+                           reads the rest of the output, however slowly; it is dropped when
+                           the server takes none of it for MS; 0 = no bound (default 60000)
   --allow LIST             TCP clients allowed to connect: comma-separated IPs and CIDRs,
                            e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
                            if set, else any). Refusals are logged. Unix sockets are not filtered.
@@ -77,6 +80,7 @@ const NUMERIC: Record<string, keyof ServeOptions> = {
   "--read-timeout": "readTimeout",
   "--idle-timeout": "idleTimeout",
   "--request-timeout": "requestTimeout",
+  "--flush-timeout": "flushTimeout",
 };
 
 /** A usage error. */

@@ -17,7 +17,6 @@ interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
   shutdown(halfClose?: boolean): void;
-  terminate(): void;
   pause?(): void;
   resume?(): void;
   setNoDelay?(enabled: boolean): boolean;
@@ -153,8 +152,19 @@ class BunConn implements Conn {
     else this.#socket.shutdown();
   }
 
+  /** Our queue only: what write() took is the kernel's. Summed when asked (while closing), not kept per write. */
+  get unsent(): number {
+    let n = 0;
+    for (const chunk of this.#queue) n += chunk.length;
+    return n;
+  }
+
+  /**
+   * end(), not terminate(): terminate resets the connection (SO_LINGER 0), and the peer would lose
+   * what its kernel holds unread, up to megabytes of the response.
+   */
   destroy(): void {
-    this.#socket.terminate();
+    this.#socket.end();
     this.onClose();
   }
 }

@@ -131,9 +131,12 @@ class DenoSocket implements Conn, Source<Uint8Array> {
       while (this.#queue.length > 0) {
         const chunk = this.#queue.shift()!;
         const sent = this.#sent.shift();
-        for (let off = 0; off < chunk.length;) off += await this.#conn.write(off === 0 ? chunk : chunk.subarray(off)); // a view only for a partial write's rest
+        for (let off = 0; off < chunk.length;) {
+          const n = await this.#conn.write(off === 0 ? chunk : chunk.subarray(off)); // a view only for a partial write's rest
+          off += n;
+          this.#queued -= n; // as it leaves: `unsent` must fall while a large chunk goes out
+        }
         sent?.(); // the write op is done with the bytes
-        this.#queued -= chunk.length;
         if (this.#queued <= WRITE_HIGH_WATER) this.#release();
       }
     } catch {
@@ -142,6 +145,10 @@ class DenoSocket implements Conn, Source<Uint8Array> {
     this.#writing = false;
     this.#release();
     if (this.#closing) this.#finish();
+  }
+
+  get unsent(): number {
+    return this.#queued;
   }
 
   #release(): void {
@@ -171,6 +178,7 @@ class DenoSocket implements Conn, Source<Uint8Array> {
     this.#closed = true;
     this.#queue = [];
     this.#sent = [];
+    this.#queued = 0;
     this.#release();
     try {
       this.#conn.close();

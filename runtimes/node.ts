@@ -77,6 +77,23 @@ export class NodeConn implements Conn {
     this.#socket.end();
   }
 
+  /**
+   * The stream's buffer, less the write libuv holds, plus what of it libuv has not written yet:
+   * writableLength counts a write until all of it has left, libuv's writeQueueSize falls as it
+   * leaves (a large writev goes out over seconds to a slow reader). Without the stream's count
+   * of the write in flight this counts it twice, still 0 at the end and falling. Deno's node:net
+   * (fd 0) has no writeQueueSize: there it falls as each write completes.
+   */
+  get unsent(): number {
+    const socket = this.#socket;
+    const internals = socket as unknown as { _handle?: { writeQueueSize?: number } | null; _writableState?: { writing?: boolean; writelen?: number } };
+    const queue = internals._handle?.writeQueueSize;
+    if (typeof queue !== "number") return socket.writableLength;
+    const state = internals._writableState;
+    const inFlight = state?.writing && typeof state.writelen === "number" ? state.writelen : 0;
+    return socket.writableLength - inFlight + queue;
+  }
+
   whenReleased(callback: () => void): void {
     if (this.#socket.closed) callback();
     else this.#socket.once("close", callback);

@@ -63,13 +63,21 @@ interface CgiRun extends Parsed {
   stderr: string;
 }
 
-/** Runs `script` as a CGI program: `env` only, `body` on stdin; resolves when it exits. */
-function runCgi(script: string, env: Record<string, string>, body?: Uint8Array | string | AsyncIterable<Uint8Array>, opts: { kill?: Promise<void> } = {}): Promise<CgiRun> {
+/**
+ * Runs `script` as a CGI program: `env` only, `body` on stdin; resolves when it exits. With
+ * `readAfter`, its stdout is not read for that many ms: the pipe fills and cgi-fcgi, blocked
+ * writing it, stops reading the worker (a web server relaying to a slow client).
+ */
+function runCgi(script: string, env: Record<string, string>, body?: Uint8Array | string | AsyncIterable<Uint8Array>, opts: { kill?: Promise<void>; readAfter?: number } = {}): Promise<CgiRun> {
   // Its own process group: workers that cgi-fcgi -connect starts stay in it (for the cleanup).
   const proc = spawn(script, [], { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
   const out: Buffer[] = [];
   let stderr = "";
   proc.stdout!.on("data", (d: Buffer) => out.push(d));
+  if (opts.readAfter) {
+    proc.stdout!.pause();
+    setTimeout(() => proc.stdout!.resume(), opts.readAfter);
+  }
   proc.stderr!.on("data", (d) => (stderr += d));
   proc.stdin!.on("error", () => {}); // cgi-fcgi may exit before reading all of it
   (async () => {
@@ -196,6 +204,16 @@ for (const rt of runtimes()) {
       const r = await cgi("GET", `/big?n=${n}`);
       assert.equal(r.status, 200);
       assert.deepEqual(header(r, "content-type"), ["application/octet-stream"]);
+      assert.equal(r.body.length, n);
+      assert.ok(Buffer.from(r.body).equals(pattern(n)), "body differs from the expected a-z pattern");
+    });
+
+    it("large response read slowly: 8 MiB whose reading starts after 3 s (past the worker's 2 s linger) arrives whole", async () => {
+      // cgi-fcgi sends no FCGI_KEEP_CONN: the worker closes after END_REQUEST, and used to cut the tail
+      // of what cgi-fcgi had not read yet once the connection had been silent for 2 s.
+      const n = 8 * 1024 * 1024 + 3;
+      const r = await runCgi(bridge.file, cgiEnv("GET", `/big?n=${n}`), undefined, { readAfter: 3000 });
+      assert.equal(r.code, 0, r.stderr);
       assert.equal(r.body.length, n);
       assert.ok(Buffer.from(r.body).equals(pattern(n)), "body differs from the expected a-z pattern");
     });
