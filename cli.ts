@@ -27,7 +27,11 @@ Options:
                              fd:N                                   an inherited listening socket
   --socket-mode MODE       Unix socket permissions (default 660: the owner and its group,
                            e.g. the web server's, may connect; applied before it accepts)
-  --max-conns N            concurrent connections, advertised as FCGI_MAX_CONNS (default 1024)
+  --max-conns N            concurrent connections, advertised as FCGI_MAX_CONNS; more wait to
+                           be accepted until one closes (default 1024)
+  --backlog N              connections that may wait to be accepted (the listen backlog; on Node
+                           and Bun also those held unread past --max-conns); more are refused
+                           (default: the system's maximum, net.core.somaxconn on Linux)
   --max-requests N         concurrent requests, advertised as FCGI_MAX_REQS; more are answered
                            OVERLOADED (default 1024)
   --no-multiplex           one request at a time per connection (FCGI_MPXS_CONNS=0)
@@ -70,6 +74,7 @@ SIGTERM on, and the worker would be left running.`;
 
 const NUMERIC: Record<string, keyof ServeOptions> = {
   "--max-conns": "maxConns",
+  "--backlog": "backlog",
   "--max-requests": "maxRequests",
   "--max-params-bytes": "maxParamsBytes",
   "--max-params": "maxParams",

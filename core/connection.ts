@@ -24,6 +24,8 @@ export interface WorkerState extends Settings, ClosingSettings {
   readonly requestTimeout: number;
   /** Requests in flight in the whole worker. */
   active: number;
+  /** The connection closed its side and only lingers for the peer's EOF: it no longer counts against maxConns. */
+  lingering(c: Connection): void;
 }
 
 export class Connection implements Host {
@@ -285,6 +287,7 @@ export class Connection implements Host {
     this.resume();
     this.#conn.close();
     this.#closing = new Closing(this.#conn, this.settings);
+    this.settings.lingering(this);
   }
 
   /** The connection is gone: every request still active is aborted. */

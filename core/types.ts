@@ -66,11 +66,17 @@ export interface Conn {
   readonly remote?: RemoteAddr;
 }
 
-/** A bound socket handing out connections; closing it stops accepting. */
-export interface Listener extends AsyncIterable<Conn> {
+/**
+ * A bound socket handing out connections, as a Source (see Conn.readable) or an AsyncIterable;
+ * closing it stops accepting. The worker asks for no more while maxConns are open (its sink
+ * returns false, or it does not call next()): a listener then accepts no more, so that new
+ * connections wait in the kernel's listen queue, or, where its runtime accepts on its own, holds
+ * what was accepted unread until the worker asks again.
+ */
+export type Listener = (Source<Conn> | AsyncIterable<Conn>) & {
   readonly address: string;
   close(): Promise<void>;
-}
+};
 
 /** FastCGI params (the CGI/1.1 variables) of one request, as sent by the web server. */
 export type Params = Readonly<Record<string, string>>;
@@ -101,7 +107,7 @@ export type LogLevel = "error" | "warn" | "info";
 export type Logger = (level: LogLevel, message: string) => void;
 
 export interface WorkerOptions {
-  /** Concurrent connections (FCGI_MAX_CONNS); more are closed at accept. Default 1024. */
+  /** Concurrent connections (FCGI_MAX_CONNS); more wait to be accepted until one closes (see Listener). Default 1024. */
   maxConns?: number;
   /** Concurrent requests in the whole worker (FCGI_MAX_REQS); more get OVERLOADED. Default 1024. */
   maxRequests?: number;

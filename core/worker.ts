@@ -1,8 +1,12 @@
 // The worker: takes connections from any Listener, enforces the connection and request limits it
 // advertises (G11), and closes gracefully: stop accepting, finish what is in flight, close idle
-// connections, cut off what is left after closeTimeout.
+// connections, cut off what is left after closeTimeout. At maxConns it takes no more connections
+// from the listener until one closes: they wait (in the kernel's listen queue, or held unread by
+// a listener whose runtime accepts on its own) instead of being accepted and closed, which a web
+// server would answer with 502.
 
 import { allowList } from "./allow.ts";
+import { sourceOf } from "./channel.ts";
 import { unref } from "./closing.ts";
 import { Connection, type WorkerState } from "./connection.ts";
 import { installLazyRequest } from "./lazy-request.ts";
@@ -61,9 +65,20 @@ export class Worker implements WorkerState {
   now = 0;
   active = 0;
   draining = false;
+  /** The open connections, which count against maxConns. */
   #connections = new Set<Connection>();
+  /**
+   * Connections the worker closed that wait for the peer's EOF (up to LINGER_MS): not counted, as
+   * the web server is already done with them (with a connection per request, nginx closes its end
+   * as soon as it has read the answer, but until then they would fill the limit under a burst).
+   */
+  #lingering = new Set<Connection>();
   #tracked = new Set<Promise<unknown>>();
   #drained: (() => void) | null = null;
+  /** The accept loop waits for a connection to close (at maxConns); this ends the wait. */
+  #room: (() => void) | null = null;
+  /** "maxConns reached" was logged; logged again once the connections fell to half the limit. */
+  #fullLogged = false;
 
   constructor(app: App, options: WorkerOptions = {}) {
     this.handler = toHandler(app);
@@ -138,7 +153,7 @@ export class Worker implements WorkerState {
     if (this.lazyRequest) installLazyRequest();
   }
 
-  /** Serves one connection until it ends. */
+  /** Serves one connection until it ends; past maxConns (a caller other than accept()) it is closed at once. */
   serveConn(conn: Conn): void {
     if (this.draining) return conn.destroy();
     const remote = conn.remote;
@@ -154,22 +169,60 @@ export class Worker implements WorkerState {
     const c = new Connection(conn, this);
     this.#connections.add(c);
     c.run().then(() => {
-      this.#connections.delete(c);
+      if (!this.#lingering.delete(c)) {
+        this.#connections.delete(c);
+        this.#freed();
+      }
       if (this.#connections.size === 0) this.#stopSweep();
       this.#checkDrained();
     });
   }
 
-  /** Accepts until the listener closes. */
-  async accept(listener: Listener): Promise<void> {
-    for await (const conn of listener) this.serveConn(conn);
+  lingering(c: Connection): void {
+    if (!this.#connections.delete(c)) return;
+    this.#lingering.add(c);
+    this.#freed();
   }
+
+  /** A connection no longer counts: the accept loop may go on. */
+  #freed(): void {
+    const open = this.#connections.size;
+    if (this.#room !== null && open < this.maxConns) {
+      const room = this.#room;
+      this.#room = null;
+      room();
+    }
+    if (open <= this.maxConns >> 1) this.#fullLogged = false;
+  }
+
+  /**
+   * Takes connections until the listener closes, and none while maxConns are open: the listener
+   * is not asked for more until one closes.
+   */
+  async accept(listener: Listener): Promise<void> {
+    const source = sourceOf(listener);
+    while (await source.deliver(this.#take)) {
+      // Checked here, not in #take: a connection may have closed since.
+      if (this.#connections.size >= this.maxConns) await new Promise<void>((resolve) => (this.#room = resolve));
+    }
+  }
+
+  /** The listener's sink: serves `conn`; false (take no more for now) once maxConns are open. */
+  #take = (conn: Conn): boolean => {
+    this.serveConn(conn);
+    if (this.#connections.size < this.maxConns) return true;
+    if (!this.#fullLogged) {
+      this.#fullLogged = true;
+      this.log("warn", `${this.maxConns} connections open (maxConns): new connections wait until one closes`);
+    }
+    return false;
+  };
 
   /** Graceful close of every connection (the listener is closed by the caller). */
   async drain(): Promise<void> {
     this.draining = true;
     for (const c of this.#connections) c.closeWhenIdle();
-    if (this.#connections.size === 0 && this.#tracked.size === 0) return;
+    if (this.#isDrained()) return;
     const drained = new Promise<void>((resolve) => (this.#drained = resolve));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.closeTimeout)));
@@ -177,12 +230,17 @@ export class Worker implements WorkerState {
     clearTimeout(timer);
     if (timedOut) {
       this.log("warn", `close: ${this.active} request(s) still running after ${this.closeTimeout} ms; cutting them off`);
-      for (const c of this.#connections) c.destroy();
+      for (const c of [...this.#connections, ...this.#lingering]) c.destroy();
     }
   }
 
+  /** Nothing open, nothing lingering (exiting then could reset an answer not yet read), nothing tracked. */
+  #isDrained(): boolean {
+    return this.#connections.size === 0 && this.#lingering.size === 0 && this.#tracked.size === 0;
+  }
+
   #checkDrained(): void {
-    if (this.draining && this.#connections.size === 0 && this.#tracked.size === 0) this.#drained?.();
+    if (this.draining && this.#isDrained()) this.#drained?.();
   }
 }
 

@@ -4,8 +4,9 @@
 
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
-import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
+import type { App, Conn, Listener, Logger, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
+import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
 import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
 
@@ -23,6 +24,7 @@ interface BunSocket {
 }
 interface BunListener {
   readonly port?: number;
+  readonly fd?: number;
   stop(closeActiveConnections?: boolean): void;
 }
 interface BunGlobal {
@@ -30,6 +32,15 @@ interface BunGlobal {
   file(path: string): { stat(): Promise<{ isSocket(): boolean }> };
 }
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+interface BunFfi {
+  suffix: string;
+  dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): {
+    symbols: Record<string, (...args: number[]) => number>;
+    close(): void;
+  };
+}
+/** A variable: the bundler leaves it alone, and Node and Deno never see the import. */
+const BUN_FFI = "bun:ffi";
 
 /** Bun.file().stat() rather than node:fs, which would cost idle RSS; it follows symlinks. */
 async function kindOf(path: string): Promise<PathKind> {
@@ -169,16 +180,25 @@ class BunConn implements Conn {
   }
 }
 
-export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
-  const conns = new Channel<BunConn>();
+export async function listen({ address, socketMode, backlog, log }: ListenSpec): Promise<Listener> {
   const unix = address.kind !== "tcp";
   const watch = new DescriptorWatch(log); // Bun.listen has no accept error callback
+  // Bun accepts every connection itself (its listener cannot stop accepting): those the worker
+  // does not take yet wait paused, without a BunConn, until it does.
+  const accepted = new Accepted<BunSocket>(backlog, log, {
+    wrap(s, held) {
+      s.data = new BunConn(s, unix);
+      if (held) s.resume?.();
+      return s.data;
+    },
+    hold: (s) => s.pause?.(),
+    drop: (s) => s.terminate(),
+  });
   const socket = {
     binaryType: "uint8array",
     open(s: BunSocket) {
-      s.data = new BunConn(s, unix);
       watch.opened();
-      conns.push(s.data);
+      accepted.push(s);
     },
     data(s: BunSocket, chunk: Uint8Array) {
       s.data.read(chunk);
@@ -190,9 +210,9 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
       s.data.readable.end();
     },
     close(s: BunSocket) {
-      if (!s.data) return;
       watch.closed();
-      s.data.onClose();
+      if (s.data) s.data.onClose();
+      else accepted.remove(s); // closed while it waited
     },
     error(s: BunSocket, err: Error) {
       if (s.data) s.data.readable.fail(err);
@@ -205,15 +225,34 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
     : { fd: address.fd, socket };
   const bind = () => withSocketMode(socketMode, () => Bun.listen(options));
   const listener = address.kind === "unix" ? await bindUnix(address.path, kindOf, bind) : await bind();
+  await setBacklog(listener, backlog, log);
   const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.port ?? address.port }) : formatAddress(address);
   return {
     address: name,
     close: async () => {
-      conns.end();
       listener.stop(false); // stop accepting; open connections are drained by the worker
+      accepted.close();
     },
-    [Symbol.asyncIterator]: () => conns,
+    deliver: (sink) => accepted.deliver(sink),
   };
+}
+
+/**
+ * Bun.listen takes no backlog (it listens with 512; its `backlog` option and node:net's are
+ * ignored), so listen(2) is called again on its socket through bun:ffi: on a listening socket it
+ * only sets the backlog (Linux, the BSDs, macOS).
+ */
+async function setBacklog(listener: BunListener, backlog: number, log: Logger): Promise<void> {
+  if (typeof listener.fd !== "number") return;
+  try {
+    const { dlopen, suffix } = (await import(BUN_FFI)) as BunFfi;
+    const libc = dlopen(process.platform === "linux" ? "libc.so.6" : `libc.${suffix}`, { listen: { args: ["i32", "i32"], returns: "i32" } });
+    const rc = libc.symbols.listen(listener.fd, backlog);
+    libc.close();
+    if (rc !== 0) log("warn", `could not set the listen backlog to ${backlog}; it stays at 512`);
+  } catch (err) {
+    log("warn", `could not set the listen backlog (${(err as Error).message}); it stays at 512`);
+  }
 }
 
 /** Starts a FastCGI worker for `app` on this runtime. */

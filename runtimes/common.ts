@@ -32,11 +32,21 @@ export interface ServeOptions extends WorkerOptions {
    * PHP-FPM's `listen.mode`.
    */
   socketMode?: string | number;
+  /**
+   * Connections that may wait to be accepted (the listen backlog), and on Node and Bun, which
+   * accept on their own, connections held unread past maxConns. Default: the system's maximum
+   * (Linux: net.core.somaxconn); see README, "--backlog".
+   */
+  backlog?: number;
 }
+
+/** listen(2) caps a backlog at the system's maximum (Linux: net.core.somaxconn): asking for INT_MAX gets it. */
+export const MAX_BACKLOG = 0x7fffffff;
 
 export interface ListenSpec {
   address: Address;
   socketMode?: number;
+  backlog: number;
   log: Logger;
 }
 
@@ -55,7 +65,11 @@ export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) 
     else throw new TypeError("fetchcgi: no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)");
     if (options.socketMode !== undefined && address.kind !== "unix") throw new TypeError("fetchcgi: socketMode applies only to a Unix socket path");
     const socketMode = address.kind !== "unix" ? undefined : options.socketMode === undefined ? DEFAULT_SOCKET_MODE : parseMode(options.socketMode);
-    return startServer(app, () => listenExplained(listen, { address, socketMode, log }), { ...options, log });
+    const backlog = options.backlog ?? MAX_BACKLOG;
+    if (!Number.isInteger(backlog) || backlog < 1 || backlog > MAX_BACKLOG) {
+      throw new TypeError(`fetchcgi: option backlog must be an integer from 1 to ${MAX_BACKLOG}, got ${JSON.stringify(options.backlog)}`);
+    }
+    return startServer(app, () => listenExplained(listen, { address, socketMode, backlog, log }), { ...options, log });
   };
 }
 

@@ -4,7 +4,6 @@
 // then): Deno.listen cannot adopt an fd (and silently binds 0.0.0.0 if asked to).
 
 import { formatAddress } from "../core/address.ts";
-import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, RemoteAddr, Source } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
 import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
@@ -30,7 +29,7 @@ interface DenoListener extends AsyncIterable<DenoConn> {
   close(): void;
 }
 interface DenoGlobal {
-  listen(options: { hostname: string; port: number } | { transport: "unix"; path: string }): DenoListener;
+  listen(options: { hostname: string; port: number; tcpBacklog?: number } | { transport: "unix"; path: string }): DenoListener;
   lstat(path: string): Promise<{ isSocket: boolean | null }>;
   remove(path: string): Promise<void>;
 }
@@ -194,38 +193,42 @@ class DenoSocket implements Conn, Source<Uint8Array> {
 }
 
 export async function listen(spec: ListenSpec): Promise<Listener> {
-  const { address, socketMode, log } = spec;
+  const { address, socketMode, backlog, log } = spec;
   if (address.kind === "fd") return (await import("./node.ts")).listen(spec);
+  // tcpBacklog: Deno.listen's own option (not in its types). A Unix listener's backlog is fixed at
+  // 1024 (tokio's), whatever --backlog says: README, "--backlog".
   const listener = address.kind === "tcp"
-    ? await withSocketMode(socketMode, () => Deno.listen({ hostname: address.host, port: address.port }))
+    ? await withSocketMode(socketMode, () => Deno.listen({ hostname: address.host, port: address.port, tcpBacklog: backlog }))
     : await bindUnix(address.path, kindOf, () => withSocketMode(socketMode, () => Deno.listen({ transport: "unix", path: address.path })));
-  const conns = new Channel<Conn>();
   let closed = false;
-  (async () => {
-    for (;;) {
-      try {
-        conns.push(new DenoSocket(await listener.accept()));
-      } catch (err) {
-        if (closed || (err as Error).name === "BadResource") break;
-        log("error", `accept failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 100)); // EMFILE: give descriptors a moment to free up
-      }
-    }
-    conns.end();
-  })();
   const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.addr.port ?? address.port }) : formatAddress(address);
   return {
     address: name,
     close: async () => {
       closed = true;
       listener.close();
-      conns.end();
       // Deno leaves the file behind.
       if (address.kind === "unix" && (await kindOf(address.path).catch(() => "none")) === "socket") {
         await Deno.remove(address.path).catch(() => {});
       }
     },
-    [Symbol.asyncIterator]: () => conns,
+    // Accepts only while the worker takes connections: past --max-conns they wait in the kernel's
+    // listen queue, not in the worker.
+    async deliver(sink) {
+      for (;;) {
+        let conn: DenoConn;
+        try {
+          conn = await listener.accept();
+        } catch (err) {
+          const name = (err as Error).name;
+          if (closed || name === "BadResource" || name === "Interrupted") return false;
+          log("error", `accept failed: ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 100)); // EMFILE: give descriptors a moment to free up
+          continue;
+        }
+        if (!sink(new DenoSocket(conn))) return true;
+      }
+    },
   };
 }
 

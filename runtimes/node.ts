@@ -4,8 +4,9 @@
 import type net from "node:net";
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
-import type { App, Conn, Listener, RemoteAddr } from "../core/types.ts";
+import type { App, Conn, Listener, Logger, RemoteAddr } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
+import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
 import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
 
@@ -159,24 +160,30 @@ let userBufferSymbols: { buffer: symbol; callback: symbol } | false | undefined;
 
 declare const Deno: unknown;
 
-/** A net.Server as a Listener; `watch` (Node) is told of every connection that opens and closes. */
-export function serverListener(server: net.Server, address: string, watch?: DescriptorWatch): Listener {
-  const conns = new Channel<NodeConn>();
+/**
+ * A net.Server as a Listener. Node accepts every connection itself (net.Server cannot stop
+ * accepting), so those the worker does not take yet wait unread in `Accepted`, paused as
+ * pauseOnConnect hands them over, at most `backlog` of them. `watch` (Node) is told of every
+ * connection that opens and closes.
+ */
+export function serverListener(server: net.Server, address: string, backlog: number, log: Logger, watch?: DescriptorWatch): Listener {
+  // A held socket is paused, so it cannot close on its own before it is taken: no `remove`.
+  const accepted = new Accepted<net.Socket>(backlog, log, { wrap: (socket) => new NodeConn(socket), drop: (socket) => socket.destroy() });
   server.on("connection", (socket: net.Socket) => {
     if (watch) {
       watch.opened();
       socket.once("close", watch.closed);
     }
-    conns.push(new NodeConn(socket));
+    accepted.push(socket);
   });
   return {
     address,
     close: async () => {
-      conns.end();
       // Stops accepting now; its callback would wait for every connection, which the worker drains itself.
       server.close();
+      accepted.close();
     },
-    [Symbol.asyncIterator]: () => conns,
+    deliver: (sink) => accepted.deliver(sink),
   };
 }
 
@@ -191,7 +198,7 @@ async function kindOf(path: string): Promise<PathKind> {
   }
 }
 
-export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
+export async function listen({ address, socketMode, backlog, log }: ListenSpec): Promise<Listener> {
   // Taken here, not imported: the CLI is one file on every runtime, and node:net costs Bun and Deno
   // idle RSS.
   const server = process.getBuiltinModule("node:net").createServer({ pauseOnConnect: true });
@@ -199,9 +206,10 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
   await withSocketMode(socketMode, () =>
     new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      const options = address.kind === "tcp" ? { host: address.host, port: address.port }
-        : address.kind === "unix" ? { path: address.path }
-        : { fd: address.fd };
+      // Also for an inherited fd: Node listens on it again, which sets its backlog (else to 511).
+      const options = address.kind === "tcp" ? { host: address.host, port: address.port, backlog }
+        : address.kind === "unix" ? { path: address.path, backlog }
+        : { fd: address.fd, backlog };
       server.listen(options, () => {
         server.off("error", reject);
         resolve();
@@ -213,7 +221,7 @@ export async function listen({ address, socketMode, log }: ListenSpec): Promise<
   let name = formatAddress(address);
   const bound = server.address();
   if (address.kind === "tcp" && bound && typeof bound === "object") name = formatAddress({ ...address, port: bound.port });
-  return serverListener(server, name, new DescriptorWatch(log));
+  return serverListener(server, name, backlog, log, new DescriptorWatch(log));
 }
 
 /** Starts a FastCGI worker for `app` on this runtime. */
