@@ -18,6 +18,8 @@ interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
   shutdown(halfClose?: boolean): void;
+  /** A reset: only for a connection refused past the backlog, which has nothing to lose. */
+  terminate(): void;
   pause?(): void;
   resume?(): void;
   setNoDelay?(enabled: boolean): boolean;

@@ -34,14 +34,18 @@ export interface ServeOptions extends WorkerOptions {
   socketMode?: string | number;
   /**
    * Connections that may wait to be accepted (the listen backlog), and on Node and Bun, which
-   * accept on their own, connections held unread past maxConns. Default: the system's maximum
-   * (Linux: net.core.somaxconn); see README, "--backlog".
+   * accept on their own, connections held unread past maxConns. Default: 65535, which the kernel
+   * caps at its maximum (Linux: net.core.somaxconn); see README, "--backlog".
    */
   backlog?: number;
 }
 
-/** listen(2) caps a backlog at the system's maximum (Linux: net.core.somaxconn): asking for INT_MAX gets it. */
-export const MAX_BACKLOG = 0x7fffffff;
+/**
+ * The default backlog: listen(2) caps it at the system's maximum (Linux: net.core.somaxconn, 4096
+ * since 5.4). Not INT_MAX: Deno's node:net (an inherited fd on Deno) turns that into 128.
+ */
+const DEFAULT_BACKLOG = 65535;
+const MAX_BACKLOG = 0x7fffffff;
 
 export interface ListenSpec {
   address: Address;
@@ -65,7 +69,7 @@ export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) 
     else throw new TypeError("fetchcgi: no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)");
     if (options.socketMode !== undefined && address.kind !== "unix") throw new TypeError("fetchcgi: socketMode applies only to a Unix socket path");
     const socketMode = address.kind !== "unix" ? undefined : options.socketMode === undefined ? DEFAULT_SOCKET_MODE : parseMode(options.socketMode);
-    const backlog = options.backlog ?? MAX_BACKLOG;
+    const backlog = options.backlog ?? DEFAULT_BACKLOG;
     if (!Number.isInteger(backlog) || backlog < 1 || backlog > MAX_BACKLOG) {
       throw new TypeError(`fetchcgi: option backlog must be an integer from 1 to ${MAX_BACKLOG}, got ${JSON.stringify(options.backlog)}`);
     }

@@ -206,11 +206,12 @@ export async function listen({ address, socketMode, backlog, log }: ListenSpec):
   await withSocketMode(socketMode, () =>
     new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      // Also for an inherited fd: Node listens on it again, which sets its backlog (else to 511).
-      const options = address.kind === "tcp" ? { host: address.host, port: address.port, backlog }
-        : address.kind === "unix" ? { path: address.path, backlog }
-        : { fd: address.fd, backlog };
-      server.listen(options, () => {
+      const options = address.kind === "tcp" ? { host: address.host, port: address.port }
+        : address.kind === "unix" ? { path: address.path }
+        : { fd: address.fd };
+      // The backlog as an argument: for an inherited fd, which they listen on again, Node and Deno's
+      // node:net ignore the option (and use 511 and 512).
+      server.listen(options, backlog, () => {
         server.off("error", reject);
         resolve();
       });

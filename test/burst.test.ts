@@ -62,6 +62,21 @@ for (const rt of runtimes()) {
       // Deno.listen's Unix listener has a fixed backlog (README, --backlog).
       const unix = `unix:${path.join(tmpDir(), "app.sock")}`;
       await withWorker(rt, ["--listen", unix], async (w) => assert.equal(listenBacklog(w.address), rt.name === "deno" ? Math.min(1024, SOMAXCONN) : SOMAXCONN));
+      // A socket inherited on fd 0 (spawn-fcgi, mod_fcgid), listening with the spawner's backlog.
+      const inherited = net.createServer();
+      const socketPath = path.join(tmpDir(), "fd0.sock");
+      await new Promise<void>((resolve) => inherited.listen({ path: socketPath, backlog: 5 }, resolve));
+      try {
+        const fd = (inherited as unknown as { _handle: { fd: number } })._handle.fd;
+        const w = await startWorker(rt, [APP], { stdin: fd });
+        try {
+          assert.equal(listenBacklog(`unix:${socketPath}`), SOMAXCONN);
+        } finally {
+          await w.stop();
+        }
+      } finally {
+        inherited.close();
+      }
     });
 
     test("at --max-conns the next connection waits, open and unanswered, and is served once one closes", async () => {
