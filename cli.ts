@@ -31,7 +31,8 @@ Options:
                            be accepted until one closes (default 1024)
   --backlog N              connections that may wait to be accepted (the listen backlog; on Node
                            and Bun also those held unread past --max-conns); more are refused
-                           (default: the system's maximum, net.core.somaxconn on Linux)
+                           (default: the system's maximum, net.core.somaxconn on Linux,
+                           asked for as 65535)
   --max-requests N         concurrent requests, advertised as FCGI_MAX_REQS; more are answered
                            OVERLOADED (default 1024)
   --no-multiplex           one request at a time per connection (FCGI_MPXS_CONNS=0)
