@@ -221,10 +221,12 @@ export async function listen({ address, socketMode, backlog, log }: ListenSpec):
       else log("error", `socket error: ${err.message}`);
     },
   };
-  // For fd 0 Bun's (untyped) {fd} option adopts the inherited listening socket.
-  const options = address.kind === "tcp" ? { hostname: address.host, port: address.port, socket }
-    : address.kind === "unix" ? { unix: address.path, socket }
-    : { fd: address.fd, socket };
+  // For fd 0 Bun's (untyped) {fd} option adopts the inherited listening socket. allowHalfOpen: a
+  // web server that shuts its sending side may still be reading the answer; without it Bun closes
+  // the socket at the peer's EOF, dropping what is queued.
+  const options = address.kind === "tcp" ? { hostname: address.host, port: address.port, socket, allowHalfOpen: true }
+    : address.kind === "unix" ? { unix: address.path, socket, allowHalfOpen: true }
+    : { fd: address.fd, socket, allowHalfOpen: true };
   const bind = () => withSocketMode(socketMode, () => Bun.listen(options));
   const listener = address.kind === "unix" ? await bindUnix(address.path, kindOf, bind) : await bind();
   await setBacklog(listener, backlog, log);

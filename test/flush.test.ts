@@ -218,9 +218,7 @@ for (const rt of runtimes()) {
         }));
     }
 
-    // Bun closes a socket at the peer's EOF unless Bun.listen has allowHalfOpen: true (listen() in runtimes/bun.ts).
-    const halfCloseTodo = rt.name === "bun" ? "Bun.listen without allowHalfOpen closes at the peer's EOF, dropping the queued tail" : undefined;
-    test("TCP: a peer that shuts its side once the answer began, silent for 3 s, still reads 8 MiB whole (with and without FCGI_KEEP_CONN)", { timeout: 60000, todo: halfCloseTodo }, () =>
+    test("TCP: a peer that shuts its side once the answer began, silent for 3 s, still reads 8 MiB whole (with and without FCGI_KEEP_CONN)", { timeout: 60000 }, () =>
       withWorker(rt, MODES[0], [], async (address) => {
         const n = 8 * MiB + 5;
         // Without FCGI_KEEP_CONN the worker has closed its side when the EOF comes; with it, the
