@@ -3,7 +3,7 @@
 //   node dist/cli.js APP --listen ADDR · bun cli.ts APP … · deno run -A cli.ts APP …
 
 import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
-import { wrapGlobals } from "./core/lazy-request.ts";
+import { beforeAppLoads } from "./core/globals.ts";
 import { host } from "./runtimes/host.ts";
 import { DEFAULT_SOCKET_MODE } from "./runtimes/common.ts";
 import { parseMode } from "./core/address.ts";
@@ -195,9 +195,8 @@ async function main(): Promise<void> {
   if (parsed.help) return void console.log(HELP);
   if (parsed.version) return void console.log(VERSION);
   if (!parsed.app) fail("missing APP (the module to serve)");
-  // Before the app loads, so that the fetch and Request it and its libraries take are the ones a
-  // lazy Request can be given to (Node's Request only with the first request: it loads undici).
-  if (parsed.options.lazyRequest) wrapGlobals(runtime !== "node");
+  // Before the app loads: the fetch and Request its module scope keeps must be the wrappers.
+  beforeAppLoads(parsed.options, runtime);
   // Ending by itself, the process would exit 0 and say nothing (an APP whose top-level await never
   // settles): the CLI ends only when told to, or with a reason.
   let doing = `loading ${parsed.app}`;

@@ -5,13 +5,10 @@
 // lazy one (headers, body, clone(), any property of the runtime's Request.prototype, util.inspect)
 // builds the runtime's Request once, from the same parts, and delegates to it.
 //
-// The runtime's fetch() and Request constructor read a Request's private state, so the global
-// `fetch` and `Request` are wrapped to hand them the real one, and so are Deno's Cache methods. A
-// copy of either taken before the wrap would get the lazy one and throw: the CLI wraps them before
-// it loads the app (wrapGlobals), bar Node's Request, which is wrapped with the first request.
+// The runtime's fetch() and Request constructor read a Request's private state: core/globals.ts
+// wraps them (and when) to hand them the real one.
 
 import type { BodySource } from "./body.ts";
-import { wrapArgument } from "./lazy-response.ts";
 import { concat } from "./records.ts";
 import { buildRequest, LazySignal, TOKEN } from "./request.ts";
 
@@ -235,101 +232,20 @@ function link(): void {
       },
     });
   }
-  const global = globalThis.Request;
-  Object.defineProperty(proto, "constructor", { configurable: true, writable: true, enumerable: false, value: global });
-  Object.setPrototypeOf(proto, global.prototype);
+  underRequest(globalThis.Request);
+}
+
+/** Makes `Global` LazyRequest.prototype's constructor and puts its prototype under it. */
+function underRequest(Global: typeof Request): void {
+  Object.defineProperty(LazyRequest.prototype, "constructor", { configurable: true, writable: true, enumerable: false, value: Global });
+  Object.setPrototypeOf(LazyRequest.prototype, Global.prototype);
 }
 
 /**
- * Wraps the global `fetch` and, unless `request` is false, the global `Request`, so that a lazy
- * Request given to either is the real one to the runtime. The CLI calls it before it loads the app,
- * so that copies the app or its libraries take are the wrappers. Taking `fetch` costs nothing on
- * any runtime; a `Request` the runtime defines lazily (a getter: Deno, Node 20) is wrapped when it
- * is first read, as it would have loaded then (idle RSS on Deno). Node 24 must pass false: even
- * reading its Request's descriptor loads undici, so installLazyRequest() wraps it later.
+ * core/globals.ts made `Wrapper`, a subclass of the runtime's `Base`, the global Request: Base is
+ * the one to build, and a LazyRequest linked before the wrap moves under the wrapper.
  */
-export function wrapGlobals(request = true): void {
-  wrapFetch();
-  if (request) wrapRequest();
-}
-
-/**
- * Everything a lazy Request needs of the globals: wrapGlobals() and Deno's Cache methods.
- * Idempotent; the Worker calls it with its first request when lazyRequest is on.
- */
-export function installLazyRequest(): void {
-  wrapGlobals();
-  wrapCache();
-}
-
-const defineGlobal = (name: string, value: unknown, enumerable = false) =>
-  Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable, value });
-
-let fetchWrapped = false;
-
-function wrapFetch(): void {
-  if (fetchWrapped) return;
-  fetchWrapped = true;
-  const nativeFetch = globalThis.fetch;
-  if (typeof nativeFetch !== "function") return;
-  defineGlobal("fetch", function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    return nativeFetch(LazyRequest.real(input) as RequestInfo, init);
-  });
-}
-
-let requestWrapped = false;
-
-function wrapRequest(): void {
-  if (requestWrapped) return;
-  requestWrapped = true;
-  const d = Object.getOwnPropertyDescriptor(globalThis, "Request");
-  if (d === undefined) return;
-  const get = d.get;
-  if (get === undefined) return void defineGlobal("Request", requestWrapper(d.value), d.enumerable);
-  // The runtime's getter may define the property itself (Node 20's does): ours defines it after.
-  Object.defineProperty(globalThis, "Request", {
-    configurable: true, enumerable: d.enumerable,
-    get() {
-      const wrapper = requestWrapper(get.call(globalThis) as typeof Request);
-      defineGlobal("Request", wrapper, d.enumerable);
-      return wrapper;
-    },
-    set(value: unknown) {
-      defineGlobal("Request", value, d.enumerable);
-    },
-  });
-}
-
-/** A subclass of the runtime's Request that takes a lazy Request as its input. */
-function requestWrapper(Base: typeof Request): typeof Request {
+export function useGlobalRequest(Wrapper: typeof Request, Base: typeof Request): void {
   Native ??= Base;
-  class Request extends Base {
-    constructor(input: RequestInfo | URL, init?: RequestInit) {
-      super(LazyRequest.real(input) as RequestInfo, init);
-    }
-
-    // Requests the runtime makes itself (clone(), a library's) are Requests too; a subclass of this
-    // one keeps the ordinary check.
-    static [Symbol.hasInstance](value: unknown): boolean {
-      return Function.prototype[Symbol.hasInstance].call(this === Request ? Base : this, value);
-    }
-  }
-  Object.defineProperty(Request, "name", { value: "Request" }); // a bundler may rename the class
-  if (linked) {
-    // Linked before the wrap (a LazyRequest made first): move it under the wrapper.
-    Object.defineProperty(LazyRequest.prototype, "constructor", { configurable: true, writable: true, enumerable: false, value: Request });
-    Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
-  }
-  return Request;
-}
-
-let cacheWrapped = false;
-
-/** Deno's Cache checks for its own Request: each method that takes one gets the real one. */
-function wrapCache(): void {
-  if (cacheWrapped) return;
-  cacheWrapped = true;
-  const proto = (globalThis as unknown as { Cache?: { prototype: Record<string, unknown> } }).Cache?.prototype;
-  const real = LazyRequest.real as (value: unknown) => unknown;
-  for (const name of ["put", "match", "delete", "keys"]) wrapArgument(proto, name, 0, real);
+  if (linked) underRequest(Wrapper);
 }

@@ -5,7 +5,7 @@
 // what a small answer costs there; on Bun and Deno the runtime's
 // Response, its Headers and its body stream are a third of a small answer. Anything else done
 // with a response (reading or cloning it, passing it to the runtime) first builds the runtime's
-// Response from the same parts and delegates to it.
+// Response from the same parts and delegates to it. core/globals.ts makes it the global Response.
 
 import { FramedBody } from "./framed.ts";
 import { TOKEN } from "./request.ts";
@@ -104,7 +104,7 @@ export class LazyResponse {
   #sent = false;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    link();
+    linkLazyResponse();
     this.#parts = partsOf(body, init);
     if (this.#parts === null) this.#native = new (native())(body, init);
   }
@@ -233,60 +233,9 @@ let linked = false;
  * checks hold, and anything the runtime adds to Response is inherited. Before this, only
  * LazyResponse.take() may be used (the worker calls it on every response).
  */
-function link(): void {
+export function linkLazyResponse(): void {
   if (linked) return;
   linked = true;
   Object.setPrototypeOf(LazyResponse.prototype, native().prototype);
   Object.setPrototypeOf(LazyResponse, native());
-}
-
-/**
- * Makes LazyResponse the global Response (for `new Response(…)` in the app), and has the runtime
- * APIs that read a Response's internal state take the runtime's one. Idempotent.
- */
-export function installLazyResponse(): void {
-  link(); // takes the runtime's Response first
-  if (globalThis.Response !== (LazyResponse as unknown as typeof Response)) {
-    globalThis.Response = LazyResponse as unknown as typeof Response;
-    wrapConsumers();
-  }
-}
-
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-
-/**
- * Replaces `owner[name]` with a method that passes its argument `at` through `convert` (a
- * Promise's value too: the streaming compiles take a Promise of a Response). Assigned, so that the
- * property keeps its attributes (Bun's HTMLRewriter transform is not configurable); a read-only
- * one is left as it is.
- */
-export function wrapArgument(owner: Record<string, unknown> | undefined, name: string, at: number, convert: (value: unknown) => unknown): void {
-  const original = owner?.[name];
-  if (typeof original !== "function") return;
-  const wrapped = {
-    [name](this: unknown, ...args: unknown[]) {
-      const arg = args[at];
-      args[at] = arg instanceof Promise ? arg.then(convert) : convert(arg);
-      return (original as Method).apply(this, args);
-    },
-  }[name];
-  try {
-    owner![name] = wrapped;
-  } catch {
-    // read-only
-  }
-}
-
-/**
- * WebAssembly's streaming compiles (Bun, Deno), Bun's HTMLRewriter and Deno's Cache refuse a lazy
- * Response (they check for the runtime's internals): each is wrapped to pass them the runtime's.
- * Prototype methods are patched in place, so copies of the classes get it too.
- */
-function wrapConsumers(): void {
-  const g = globalThis as unknown as Record<string, { prototype?: Record<string, unknown> } & Record<string, unknown> | undefined>;
-  const real = LazyResponse.real as (value: unknown) => unknown;
-  wrapArgument(g.WebAssembly, "compileStreaming", 0, real);
-  wrapArgument(g.WebAssembly, "instantiateStreaming", 0, real);
-  wrapArgument(g.HTMLRewriter?.prototype, "transform", 0, real);
-  wrapArgument(g.Cache?.prototype, "put", 1, real);
 }

@@ -9,8 +9,7 @@ import { allowList } from "./allow.ts";
 import { sourceOf } from "./channel.ts";
 import { unref } from "./closing.ts";
 import { Connection, type WorkerState } from "./connection.ts";
-import { installLazyRequest } from "./lazy-request.ts";
-import { installLazyResponse } from "./lazy-response.ts";
+import { installLazyGlobals } from "./globals.ts";
 import type { PairLimits } from "./pairs.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
 
@@ -140,17 +139,11 @@ export class Worker implements WorkerState {
     this.#tracked.add(tracked);
   }
 
-  /**
-   * Installs the lazy Response and the Request wrappers before the first request's handler runs:
-   * not at start, nor for a connection that sends nothing (a health check), because taking the
-   * runtime's Response or Request loads undici (megabytes of RSS) on Node, even reading the global's
-   * property descriptor on Node 24.
-   */
+  /** Installs the lazy globals as the first request starts (core/globals.ts says why then). */
   beforeRequest(): void {
     if (!this.#lazyPending) return;
     this.#lazyPending = false;
-    if (this.#lazyResponse) installLazyResponse();
-    if (this.lazyRequest) installLazyRequest();
+    installLazyGlobals(this.#lazyResponse, this.lazyRequest);
   }
 
   /** Serves one connection until it ends; past maxConns (a caller other than accept()) it is closed at once. */
