@@ -1,6 +1,6 @@
 // Bun.listen sockets → the core's Conn/Listener. Bun's write() is unbuffered: it returns the bytes
 // it took, and a later write while the kernel is full drops data, so everything not taken waits in
-// our own queue until `drain` (notes/runtimes.md §2).
+// a WriteQueue (write-queue.ts) until Bun's `drain` callback.
 
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
@@ -9,6 +9,7 @@ import type { Server } from "../core/worker.ts";
 import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
 import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import { WriteQueue } from "./write-queue.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
 interface BunSocket {
@@ -71,12 +72,9 @@ class BunConn implements Conn {
   readonly remote: RemoteAddr;
   readonly reusesReadBuffer = SMALL_READ;
   #socket: BunSocket;
-  #queue: Uint8Array[] = [];
-  /** Each queued chunk's `sent` callback, or undefined. */
-  #sent: ((() => void) | undefined)[] = [];
-  #drain: Promise<void> | null = null;
-  #drained: (() => void) | null = null;
-  #endWhenFlushed = false;
+  /** What the kernel had no room for, written on Bun's drain callback. */
+  readonly #queue = new WriteQueue();
+  #shutWhenFlushed = false;
   #closed = false;
   readonly #released = new ReleaseHook();
 
@@ -106,44 +104,32 @@ class BunConn implements Conn {
 
   write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {
     if (this.#closed) return;
-    if (this.#queue.length === 0) {
+    const q = this.#queue;
+    if (q.empty) {
       const n = this.#socket.write(chunk);
       if (n === chunk.length) return sent?.(); // the kernel has all of it
       if (n < 0) return this.onClose(); // closed
       chunk = chunk.subarray(n);
     }
-    this.#queue.push(chunk);
-    this.#sent.push(sent);
-    return this.#waitDrain();
-  }
-
-  #waitDrain(): Promise<void> {
-    return (this.#drain ??= new Promise<void>((resolve) => (this.#drained = resolve)));
+    q.push(chunk, sent);
+    return q.whenDrained();
   }
 
   /** Bun's drain callback: the kernel has room again. */
   onDrain(): void {
     const q = this.#queue;
-    while (q.length > 0) {
-      const chunk = q[0];
-      const n = this.#socket.write(chunk);
+    while (!q.empty) {
+      const n = this.#socket.write(q.first);
       if (n < 0) return this.onClose();
-      if (n < chunk.length) {
-        q[0] = chunk.subarray(n);
-        return;
-      }
-      q.shift();
-      this.#sent.shift()?.();
+      if (!q.took(n)) return; // the kernel is full again
     }
-    this.#release();
-    if (this.#endWhenFlushed) this.#socket.shutdown();
+    q.notifyDrained();
+    if (this.#shutWhenFlushed) this.#socket.shutdown();
   }
 
   onClose(): void {
     this.#closed = true;
-    this.#queue = [];
-    this.#sent = [];
-    this.#release();
+    this.#queue.clear();
     this.readable.end();
     this.#released.release();
   }
@@ -152,24 +138,16 @@ class BunConn implements Conn {
     this.#released.when(callback);
   }
 
-  #release(): void {
-    const drained = this.#drained;
-    this.#drain = this.#drained = null;
-    drained?.();
-  }
-
   /** Sends what is queued, then shuts our side (FIN) and goes on reading: Bun closes the socket at the peer's EOF. */
   close(): void {
     if (this.#closed) return;
-    if (this.#queue.length > 0) this.#endWhenFlushed = true; // shutting down now would lose the queued tail
+    if (!this.#queue.empty) this.#shutWhenFlushed = true; // shutting down now would lose the queued tail
     else this.#socket.shutdown();
   }
 
-  /** Our queue only: what write() took is the kernel's. Summed when asked (while closing), not kept per write. */
+  /** Our queue only: what write() took is the kernel's. */
   get unsent(): number {
-    let n = 0;
-    for (const chunk of this.#queue) n += chunk.length;
-    return n;
+    return this.#queue.bytes;
   }
 
   /**

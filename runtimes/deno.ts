@@ -1,12 +1,13 @@
 // Deno.listen connections → the core's Conn/Listener. Reads use conn.read() into one reused buffer
-// (conn.readable costs several times the CPU); writes go through one ordered queue because every Deno write
-// is an async op that may be partial. fd 0 goes through node:net (the Node adapter, loaded only
+// (conn.readable costs several times the CPU); writes go through one ordered queue (write-queue.ts)
+// because every Deno write is an async op that may be partial. fd 0 goes through node:net (the Node adapter, loaded only
 // then): Deno.listen cannot adopt an fd (and silently binds 0.0.0.0 if asked to).
 
 import { formatAddress } from "../core/address.ts";
 import type { App, Conn, Listener, RemoteAddr, Source } from "../core/types.ts";
 import type { Server } from "../core/worker.ts";
 import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import { WriteQueue } from "./write-queue.ts";
 
 // The few Deno APIs used, declared here so the package type-checks without Deno's lib.
 interface DenoAddr {
@@ -68,17 +69,13 @@ class DenoSocket implements Conn, Source<Uint8Array> {
   readonly reusesReadBuffer = true;
   #conn: DenoConn;
   #buf = new Uint8Array(READ_FIRST);
-  #queue: Uint8Array[] = [];
-  /** Each queued chunk's `sent` callback, or undefined. */
-  #sent: ((() => void) | undefined)[] = [];
-  #queued = 0;
+  /** What the write ops have not taken yet, written by #pump one op at a time. */
+  readonly #queue = new WriteQueue();
   #writing = false;
   #closing = false;
   #closed = false;
   readonly #released = new ReleaseHook();
   #eof = false;
-  #drain: Promise<void> | null = null;
-  #drained: (() => void) | null = null;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
@@ -117,43 +114,30 @@ class DenoSocket implements Conn, Source<Uint8Array> {
 
   write(chunk: Uint8Array, sent?: () => void): void | Promise<void> {
     if (this.#closed || this.#closing) return;
-    this.#queue.push(chunk);
-    this.#sent.push(sent);
-    this.#queued += chunk.length;
+    const q = this.#queue;
+    q.push(chunk, sent);
     if (!this.#writing) this.#pump();
-    if (this.#queued > WRITE_HIGH_WATER) return (this.#drain ??= new Promise((r) => (this.#drained = r)));
+    if (q.bytes > WRITE_HIGH_WATER) return q.whenDrained();
   }
 
   async #pump(): Promise<void> {
     this.#writing = true;
+    const q = this.#queue;
     try {
-      while (this.#queue.length > 0) {
-        const chunk = this.#queue.shift()!;
-        const sent = this.#sent.shift();
-        for (let off = 0; off < chunk.length;) {
-          const n = await this.#conn.write(off === 0 ? chunk : chunk.subarray(off)); // a view only for a partial write's rest
-          off += n;
-          this.#queued -= n; // as it leaves: `unsent` must fall while a large chunk goes out
-        }
-        sent?.(); // the write op is done with the bytes
-        if (this.#queued <= WRITE_HIGH_WATER) this.#release();
+      while (!q.empty) {
+        // took() counts a partial write as it leaves: `unsent` must fall while a large chunk goes out.
+        if (q.took(await this.#conn.write(q.first)) && q.bytes <= WRITE_HIGH_WATER) q.notifyDrained();
       }
     } catch {
       this.#shut(); // the peer is gone; the read side will see it too
     }
     this.#writing = false;
-    this.#release();
+    q.notifyDrained();
     if (this.#closing) this.#finish();
   }
 
   get unsent(): number {
-    return this.#queued;
-  }
-
-  #release(): void {
-    const drained = this.#drained;
-    this.#drain = this.#drained = null;
-    drained?.();
+    return this.#queue.bytes;
   }
 
   /** Sends what is queued, then shuts our side (FIN); the socket is released at the peer's EOF or destroy(). */
@@ -175,10 +159,7 @@ class DenoSocket implements Conn, Source<Uint8Array> {
   #shut(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#sent = [];
-    this.#queued = 0;
-    this.#release();
+    this.#queue.clear();
     try {
       this.#conn.close();
     } catch {
