@@ -8,7 +8,7 @@
 import { Channel } from "../core/channel.ts";
 import { RecordParser } from "../core/parser.ts";
 import { Worker } from "../core/worker.ts";
-import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
+import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, RoleCode, Type } from "../core/records.ts";
 import type { Conn, FetchHandler } from "../core/types.ts";
 
 /** The params nginx sends for `wrk` through bench/nginx.ts's config (Debian fastcgi_params). */
@@ -24,7 +24,7 @@ function params(path: string, method = "GET", extra: [string, string][] = []): [
 }
 
 function request(id: number, pairs: [string, string][], body?: Uint8Array): Uint8Array {
-  const parts = [encodeBeginRequest(id, Role.RESPONDER, KEEP_CONN), encodeRecord(Type.PARAMS, id, encodePairs(pairs)), encodeRecord(Type.PARAMS, id)];
+  const parts = [encodeBeginRequest(id, RoleCode.RESPONDER, KEEP_CONN), encodeRecord(Type.PARAMS, id, encodePairs(pairs)), encodeRecord(Type.PARAMS, id)];
   if (body) parts.push(encodeRecord(Type.STDIN, id, body));
   parts.push(encodeRecord(Type.STDIN, id));
   return concat(parts);

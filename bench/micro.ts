@@ -6,7 +6,7 @@ import { bench, do_not_optimize, group, run } from "mitata";
 import { Output } from "../core/output.ts";
 import { decodePairs, PairDecoder } from "../core/pairs.ts";
 import { RecordParser } from "../core/parser.ts";
-import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, Role, Type } from "../core/records.ts";
+import { concat, encodeBeginRequest, encodePairs, encodeRecord, KEEP_CONN, RoleCode, Type } from "../core/records.ts";
 import { encodeHead, headText } from "../core/response.ts";
 
 /** What nginx sends for a browser GET with Debian's fastcgi_params: 27 params, about 1 KiB. */
@@ -26,7 +26,7 @@ const NGINX_PARAMS: [string, string][] = [
 const PARAMS = encodePairs(NGINX_PARAMS);
 
 function request(id: number, params: Uint8Array, body?: Uint8Array): Uint8Array {
-  const parts = [encodeBeginRequest(id, Role.RESPONDER, KEEP_CONN), encodeRecord(Type.PARAMS, id, params), encodeRecord(Type.PARAMS, id)];
+  const parts = [encodeBeginRequest(id, RoleCode.RESPONDER, KEEP_CONN), encodeRecord(Type.PARAMS, id, params), encodeRecord(Type.PARAMS, id)];
   if (body) parts.push(encodeRecord(Type.STDIN, id, body));
   parts.push(encodeRecord(Type.STDIN, id));
   return concat(parts);

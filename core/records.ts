@@ -19,7 +19,8 @@ export const Type = {
   UNKNOWN_TYPE: 11,
 } as const;
 
-export const Role = { RESPONDER: 1, AUTHORIZER: 2, FILTER: 3 } as const;
+/** The roles' codes in BEGIN_REQUEST (the public `Role` type is their names). */
+export const RoleCode = { RESPONDER: 1, AUTHORIZER: 2, FILTER: 3 } as const;
 
 export const ProtocolStatus = {
   REQUEST_COMPLETE: 0,

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { isStreamType, ProtocolError, RecordParser } from "../../core/parser.ts";
-import { concat, encodeBeginRequest, encodePairs, HEADER_LEN, KEEP_CONN, Role, Type, writeHeader } from "../../core/records.ts";
+import { concat, encodeBeginRequest, encodePairs, HEADER_LEN, KEEP_CONN, RoleCode, Type, writeHeader } from "../../core/records.ts";
 
 /** One record with explicit padding (filled with 0xAA so a parser that does not skip it is caught). */
 function record(type: number, id: number, content: Uint8Array | number[], padding = 0): Uint8Array {
@@ -53,7 +53,7 @@ const params = encodePairs([["REQUEST_METHOD", "POST"], ["SCRIPT_NAME", "/x".rep
 const stdin1 = bytes(1000, 3);
 const stdin2 = bytes(300, 9);
 const STREAM = concat([
-  encodeBeginRequest(1, Role.RESPONDER, KEEP_CONN),
+  encodeBeginRequest(1, RoleCode.RESPONDER, KEEP_CONN),
   record(Type.GET_VALUES, 0, encodePairs([["FCGI_MAX_CONNS", ""]]), 3), // management, padded
   record(Type.PARAMS, 1, params.subarray(0, 10), 6),
   record(Type.PARAMS, 1, params.subarray(10), 1),

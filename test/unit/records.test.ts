@@ -12,7 +12,7 @@ import {
   KEEP_CONN,
   MAX_CONTENT,
   ProtocolStatus,
-  Role,
+  RoleCode,
   streamSize,
   Type,
   writeEndRequest,
@@ -40,7 +40,7 @@ test("F17: type codes", () => {
   );
   assert.equal(HEADER_LEN, 8);
   assert.equal(MAX_CONTENT, 65535);
-  assert.deepEqual([Role.RESPONDER, Role.AUTHORIZER, Role.FILTER], [1, 2, 3]);
+  assert.deepEqual([RoleCode.RESPONDER, RoleCode.AUTHORIZER, RoleCode.FILTER], [1, 2, 3]);
   assert.deepEqual(
     [ProtocolStatus.REQUEST_COMPLETE, ProtocolStatus.CANT_MPX_CONN, ProtocolStatus.OVERLOADED, ProtocolStatus.UNKNOWN_ROLE],
     [0, 1, 2, 3],
@@ -135,7 +135,7 @@ test("F25: END_REQUEST appStatus 0xffffffff and writeEndRequest at an offset", (
 });
 
 test("F24: BEGIN_REQUEST body: role big-endian, flags, 5 reserved", () => {
-  const r = encodeBeginRequest(0x0203, Role.FILTER, KEEP_CONN);
+  const r = encodeBeginRequest(0x0203, RoleCode.FILTER, KEEP_CONN);
   assert.deepEqual(header(r), { version: 1, type: Type.BEGIN_REQUEST, id: 0x0203, length: 8, padding: 0, reserved: 0 });
   assert.deepEqual([...r.subarray(8)], [0, 3, 1, 0, 0, 0, 0, 0]);
   const big = encodeBeginRequest(1, 0x0102, 0);
