@@ -1,10 +1,7 @@
 // The ADDR forms of `--listen` and `serve({ listen })`.
 //   tcp:HOST:PORT  HOST:PORT  [::1]:PORT  :PORT and PORT (127.0.0.1)  unix:PATH  /abs/path  fd:N
 
-export type Address =
-  | { kind: "tcp"; host: string; port: number }
-  | { kind: "unix"; path: string }
-  | { kind: "fd"; fd: number };
+import type { Address } from "./types.ts";
 
 export class AddressError extends TypeError {
   name = "AddressError";
@@ -12,6 +9,18 @@ export class AddressError extends TypeError {
 
 const FORMS = "tcp:HOST:PORT, HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, /absolute/path or fd:N";
 
+/**
+ * Reads a listen address in any of the `--listen` forms; throws a TypeError (AddressError) that
+ * names the forms for anything else.
+ *
+ * @example
+ * ```ts
+ * parseAddress(":9000"); // { kind: "tcp", host: "127.0.0.1", port: 9000 }: loopback unless asked
+ * parseAddress("[::1]:9000"); // { kind: "tcp", host: "::1", port: 9000 }
+ * parseAddress("/run/app.sock"); // { kind: "unix", path: "/run/app.sock" }
+ * parseAddress("fd:0"); // { kind: "fd", fd: 0 }
+ * ```
+ */
 export function parseAddress(spec: string): Address {
   if (typeof spec !== "string" || spec === "") throw new AddressError(`empty listen address; use ${FORMS}`);
   if (spec.startsWith("unix:")) {
@@ -53,6 +62,15 @@ function tcp(spec: string, host: string, port: string): Address {
   return { kind: "tcp", host, port: Number(port) };
 }
 
+/**
+ * An address as the worker writes it in its log lines and Server.address (a Listener's `address`).
+ *
+ * @example
+ * ```ts
+ * formatAddress({ kind: "tcp", host: "::1", port: 9000 }); // "tcp:[::1]:9000"
+ * formatAddress(parseAddress("/run/app.sock")); // "unix:/run/app.sock"
+ * ```
+ */
 export function formatAddress(a: Address): string {
   if (a.kind === "unix") return `unix:${a.path}`;
   if (a.kind === "fd") return `fd:${a.fd}`;

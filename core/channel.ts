@@ -27,6 +27,27 @@ export function sourceOf<T>(readable: AsyncIterable<T> | Source<T>): Source<T> {
   };
 }
 
+/**
+ * A queue from a push-style runtime to the core: a Conn's `readable` (chunks as the socket's data
+ * callback gets them) or the Conns a Listener hands out. Its consumer pulls with for-await, or as
+ * a Source takes each item in the push() call. With a high-water mark, `onFull` and `onDrain`
+ * pause and resume the socket while the core is behind.
+ *
+ * @example The readable side of a push-style socket, with backpressure
+ * ```ts
+ * import { Channel } from "fetchcgi/core";
+ * import type { Socket } from "node:net";
+ * declare const socket: Socket;
+ * const readable = new Channel<Uint8Array>(64 * 1024, {
+ *   size: (chunk) => chunk.length, // count bytes, not chunks
+ *   onFull: () => socket.pause(),
+ *   onDrain: () => socket.resume(),
+ * });
+ * socket.on("data", (chunk) => readable.push(chunk));
+ * socket.on("end", () => readable.end());
+ * socket.on("error", (err) => readable.fail(err));
+ * ```
+ */
 export class Channel<T> implements AsyncIterableIterator<T>, Source<T> {
   #queue: T[] = [];
   #waiter: ((r: IteratorResult<T>) => void) | null = null;
@@ -71,6 +92,7 @@ export class Channel<T> implements AsyncIterableIterator<T>, Source<T> {
     return this.#sink !== null && !this.#inSink;
   }
 
+  /** Hands `value` to a waiting consumer at once, or queues it; ignored after end(). */
   push(value: T): void {
     if (this.#done) return;
     if (this.#sink && !this.#inSink) {

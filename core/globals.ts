@@ -64,6 +64,14 @@ export function installLazyRequest(): void {
  * Wraps the global `fetch` and, unless `request` is false, the global `Request`, so that a lazy
  * Request given to either is the real one to the runtime. Taking `fetch` costs nothing on any
  * runtime; on Node, pass false (see "When" (1)): installLazyRequest() wraps Request later.
+ * @example As the CLI does, before the app loads
+ * ```ts
+ * import { runtime, serve } from "fetchcgi";
+ * import { wrapGlobals } from "fetchcgi/core";
+ * wrapGlobals(runtime !== "node"); // Node: Request is wrapped with the first request
+ * const { default: app } = await import("./app.ts"); // the fetch and Request it keeps are the wrappers
+ * serve(app, { listen: "127.0.0.1:9000", lazyRequest: true });
+ * ```
  */
 export function wrapGlobals(request = true): void {
   wrapFetch();

@@ -1,12 +1,24 @@
-// The runtime-neutral core, for custom transports: feed any Conn/Listener to a Worker.
-export { Worker, startServer, toHandler, type Server } from "./worker.ts";
-export { Connection } from "./connection.ts";
-export { LazyResponse, type ResponseParts } from "./lazy-response.ts";
-export type { FramedBody } from "./framed.ts";
-export { LazyRequest } from "./lazy-request.ts";
-export { installLazyRequest, installLazyResponse, wrapGlobals } from "./globals.ts";
-export { RecordParser, ProtocolError } from "./parser.ts";
-export { PairDecoder, decodePairs, PairsLimitError } from "./pairs.ts";
-export * from "./records.ts";
-export { parseAddress, formatAddress, type Address } from "./address.ts";
-export type { App, Conn, Context, FetchHandler, Listener, Logger, LogLevel, Params, RemoteAddr, Source, WorkerOptions } from "./types.ts";
+// fetchcgi/core: what a custom transport needs to run a Fetch app as a FastCGI worker over its own
+// connections, and nothing more. The transport implements Conn, hands its connections out through a
+// Listener (over a Channel, say) and gives that to startServer(); the wire format and the worker's
+// insides stay private (test/unit/surface.test.ts holds this list).
+export { startServer } from "./worker.ts";
+export { Channel } from "./channel.ts";
+export { formatAddress, parseAddress } from "./address.ts";
+export { wrapGlobals } from "./globals.ts";
+export type {
+  Address,
+  App,
+  Conn,
+  Context,
+  FetchHandler,
+  Listener,
+  Logger,
+  LogLevel,
+  Params,
+  RemoteAddr,
+  Role,
+  Server,
+  Source,
+  WorkerOptions,
+} from "./types.ts";

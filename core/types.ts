@@ -1,13 +1,34 @@
-// The contracts between the user's app, the core and the runtime adapters.
+// The public types, in one file (`fetchcgi` and `fetchcgi/core` re-export them): the contracts
+// between the user's app, the core and the runtime adapters; a running worker's options and handle.
 
-/** The peer of a connection: for a worker, the web server. */
+/**
+ * The peer of a connection: for a worker, the web server.
+ * @example
+ * ```ts
+ * const remote: RemoteAddr = { address: "127.0.0.1", port: 51234, family: "IPv4" }; // a Unix socket's: { address: "", family: "unix" }
+ * ```
+ */
 export interface RemoteAddr {
   readonly address: string;
   readonly port?: number;
   readonly family: "IPv4" | "IPv6" | "unix";
 }
 
-/** Items handed to a callback as they come, without a promise per item (Channel, the Deno adapter). */
+/**
+ * Items handed to a callback as they come, without a promise per item (Channel, the Deno adapter).
+ * A Conn's `readable` may be one instead of an async iterable.
+ * @example A pull-style socket read into one reused buffer (and `reusesReadBuffer: true` on its Conn)
+ * ```ts
+ * declare const socket: { read(buf: Uint8Array): Promise<number | null> };
+ * const buf = new Uint8Array(64 * 1024);
+ * const readable: Source<Uint8Array> = {
+ *   async deliver(sink) {
+ *     for (let n; (n = await socket.read(buf)) !== null;) if (!sink(buf.subarray(0, n))) return true; // paused
+ *     return false; // EOF
+ *   },
+ * };
+ * ```
+ */
 export interface Source<T> {
   /**
    * Calls `sink` with each item; the sink returns false to ask for no more for now. Resolves true
@@ -16,7 +37,25 @@ export interface Source<T> {
   deliver(sink: (value: T) => boolean): Promise<boolean>;
 }
 
-/** One accepted connection, as a runtime adapter hands it to the core. */
+/**
+ * One accepted connection, as a runtime adapter hands it to the core: what a custom transport
+ * implements (with a Listener to hand them out, or one at a time through a Channel).
+ * @example A node:net Socket (allowHalfOpen), which buffers its own writes
+ * ```ts
+ * import { Channel } from "fetchcgi/core";
+ * import type { Socket } from "node:net";
+ * declare const socket: Socket;
+ * const readable = new Channel<Uint8Array>();
+ * socket.on("data", (chunk) => readable.push(chunk)).on("end", () => readable.end()).on("close", () => readable.end());
+ * const conn: Conn = {
+ *   readable,
+ *   write: (chunk) => (socket.write(chunk) ? undefined : new Promise((resolve) => socket.once("drain", resolve))),
+ *   close: () => void socket.end(),
+ *   destroy: () => void socket.destroy(),
+ *   get unsent() { return socket.writableLength; },
+ * };
+ * ```
+ */
 export interface Conn {
   /**
    * Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading.
@@ -68,21 +107,58 @@ export interface Conn {
 
 /**
  * A bound socket handing out connections, as a Source (see Conn.readable) or an AsyncIterable;
- * closing it stops accepting. The worker asks for no more while maxConns are open (its sink
- * returns false, or it does not call next()): a listener then accepts no more, so that new
- * connections wait in the kernel's listen queue, or, where its runtime accepts on its own, holds
- * what was accepted unread until the worker asks again.
+ * closing it stops accepting. startServer() takes one. The worker asks for no more while maxConns
+ * are open (its sink returns false, or it does not call next()): a listener then accepts no more,
+ * so that new connections wait in the kernel's listen queue, or, where its runtime accepts on its
+ * own, holds what was accepted unread until the worker asks again.
+ * @example Connections pushed into a Channel as they arrive
+ * ```ts
+ * import { Channel } from "fetchcgi/core";
+ * const conns = new Channel<Conn>();
+ * const listener: Listener = {
+ *   address: "tcp:127.0.0.1:9000", // as formatAddress() writes it; the worker logs it
+ *   close: async () => conns.end(), // and stop the socket accepting
+ *   [Symbol.asyncIterator]: () => conns,
+ * };
+ * // for each accepted socket: conns.push(connOf(socket))
+ * ```
  */
 export type Listener = (Source<Conn> | AsyncIterable<Conn>) & {
   readonly address: string;
   close(): Promise<void>;
 };
 
-/** FastCGI params (the CGI/1.1 variables) of one request, as sent by the web server. */
+/**
+ * FastCGI params (the CGI/1.1 variables) of one request, as sent by the web server: the handler's `env`.
+ * @example
+ * ```ts
+ * const handler: FetchHandler = (request, env: Params) => new Response(`served by ${env.SERVER_SOFTWARE}`);
+ * ```
+ */
 export type Params = Readonly<Record<string, string>>;
 
+/**
+ * The FastCGI role a request came in (`ctx.role`): a responder answers it; an authorizer's 200
+ * lets the web server go on (its `Variable-*` headers become params), anything else is the
+ * answer; a filter reads the file to filter from `ctx.data`.
+ * @example
+ * ```ts
+ * const app: App = (request, env, ctx) => ctx.role === "authorizer" ? new Response(null, { status: request.headers.has("authorization") ? 200 : 401 }) : new Response("hello");
+ * ```
+ */
 export type Role = "responder" | "authorizer" | "filter";
 
+/**
+ * The handler's third argument, as in Cloudflare Workers, with what FastCGI adds.
+ * @example
+ * ```ts
+ * const handler: FetchHandler = (request, env, ctx: Context) => {
+ *   ctx.log(`request ${ctx.requestId} from ${ctx.remote?.address}`); // into the web server's error log
+ *   ctx.waitUntil(fetch("http://127.0.0.1:8125/hit")); // a graceful close waits for it
+ *   return new Response("ok");
+ * };
+ * ```
+ */
 export interface Context {
   /** Keeps the worker's graceful close waiting for `promise`; a rejection is logged. */
   waitUntil(promise: Promise<unknown>): void;
@@ -98,14 +174,52 @@ export interface Context {
   readonly requestId: number;
 }
 
+/**
+ * Answers one request: the `fetch` of a Workers-style module.
+ * @example
+ * ```ts
+ * const handler: FetchHandler = async (request) => Response.json({ path: new URL(request.url).pathname, body: await request.text() });
+ * ```
+ */
 export type FetchHandler = (request: Request, env: Params, ctx: Context) => Response | Promise<Response>;
 
-/** A Workers-style module (`{ fetch }`) or a bare handler function. */
+/**
+ * A Workers-style module (`{ fetch }`) or a bare handler function.
+ * @example
+ * ```ts
+ * // app.ts: the module the CLI loads (`fetchcgi app.ts`), or what serve() takes
+ * export default { fetch: (request) => new Response("hello") } satisfies App;
+ * ```
+ */
 export type App = FetchHandler | { fetch: FetchHandler };
 
+/**
+ * The level of a worker's own log line.
+ * @example
+ * ```ts
+ * const quiet: Logger = (level: LogLevel, message) => level === "info" || console.error(message);
+ * ```
+ */
 export type LogLevel = "error" | "warn" | "info";
+
+/**
+ * Where the worker's own log lines go (option `log`). Default: console.error, with a level prefix.
+ * @example
+ * ```ts
+ * import { serve } from "fetchcgi";
+ * const log: Logger = (level, message) => console.log(JSON.stringify({ level, message, time: Date.now() }));
+ * serve({ fetch: () => new Response("hello") }, { listen: ":9000", log });
+ * ```
+ */
 export type Logger = (level: LogLevel, message: string) => void;
 
+/**
+ * The worker's limits and timeouts: serve()'s options, and startServer()'s.
+ * @example
+ * ```ts
+ * const options: WorkerOptions = { maxConns: 256, requestTimeout: 30_000, allow: ["127.0.0.1", "10.0.0.0/8"] };
+ * ```
+ */
 export interface WorkerOptions {
   /** Concurrent connections (FCGI_MAX_CONNS); more wait to be accepted until one closes (see Listener). Default 1024. */
   maxConns?: number;
@@ -167,3 +281,80 @@ export interface WorkerOptions {
   /** Where the worker's own log lines go. Default: console.error with a level prefix. */
   log?: Logger;
 }
+
+/**
+ * serve()'s options: the worker's, and where to listen.
+ * @example
+ * ```ts
+ * import { serve } from "fetchcgi";
+ * const options: ServeOptions = { listen: "unix:/run/app/fcgi.sock", socketMode: "660", closeTimeout: 5000 };
+ * serve({ fetch: () => new Response("hello") }, options);
+ * ```
+ */
+export interface ServeOptions extends WorkerOptions {
+  /**
+   * Where to listen: `tcp:HOST:PORT`, `HOST:PORT`, `[::1]:PORT`, `:PORT` (127.0.0.1), `unix:PATH`,
+   * an absolute path, or `fd:0`. Default: fd 0 when it is a socket (spawned by a web server,
+   * FCGI_LISTENSOCK_FILENO), else an error.
+   */
+  listen?: string;
+  /**
+   * Permissions of a Unix socket file, like "660"; applied before it accepts (on Deno only with
+   * --allow-sys, else just after binding). Default 660: the owner and its group may connect, as
+   * PHP-FPM's `listen.mode`.
+   */
+  socketMode?: string | number;
+  /**
+   * Connections that may wait to be accepted (the listen backlog), and on Node and Bun, which
+   * accept on their own, connections held unread past maxConns. Default: 65535, which the kernel
+   * caps at its maximum (Linux: net.core.somaxconn); see README, "--backlog".
+   */
+  backlog?: number;
+}
+
+/**
+ * A running worker, as serve() and startServer() return it.
+ * @example
+ * ```ts
+ * import { serve } from "fetchcgi";
+ * const server: Server = serve({ fetch: () => new Response("hello") }, { listen: "127.0.0.1:0" });
+ * await server.ready; // rejects with a ListenError if the address cannot be used
+ * console.log(`listening on ${server.address}`); // tcp:127.0.0.1:PORT, the port resolved
+ * process.on("SIGTERM", () => server.close()); // serve() installs no signal handlers
+ * await server.finished;
+ * ```
+ */
+export interface Server {
+  /** The address it listens on (`tcp:127.0.0.1:9000`, `unix:/run/app.sock`, `fd:0`); "" until ready. */
+  readonly address: string;
+  /** Resolves once listening; rejects if the address cannot be used. */
+  readonly ready: Promise<void>;
+  /** Stops accepting, lets requests in flight finish (up to closeTimeout), then resolves. */
+  close(): Promise<void>;
+  /** Settles when the worker has stopped: resolves after close(), rejects if listening failed. */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * A listen address, as parseAddress() reads the `--listen` forms.
+ * @example
+ * ```ts
+ * import { parseAddress } from "fetchcgi/core";
+ * const address: Address = parseAddress("unix:/run/app.sock"); // { kind: "unix", path: "/run/app.sock" }
+ * if (address.kind === "tcp") console.log(address.host, address.port);
+ * ```
+ */
+export type Address =
+  | { kind: "tcp"; host: string; port: number }
+  | { kind: "unix"; path: string }
+  | { kind: "fd"; fd: number };
+
+/**
+ * The runtimes fetchcgi runs on (`runtime` says which one this is).
+ * @example
+ * ```ts
+ * import { runtime, type RuntimeName } from "fetchcgi";
+ * const name: RuntimeName = runtime; // "node", "bun" or "deno"
+ * ```
+ */
+export type RuntimeName = "bun" | "deno" | "node";

@@ -11,19 +11,7 @@ import { unref } from "./closing.ts";
 import { Connection, type WorkerState } from "./connection.ts";
 import { installLazyGlobals } from "./globals.ts";
 import type { PairLimits } from "./pairs.ts";
-import type { App, Conn, FetchHandler, Listener, Logger, WorkerOptions } from "./types.ts";
-
-/** A running worker, as serve() returns it. */
-export interface Server {
-  /** The address it listens on (`tcp:127.0.0.1:9000`, `unix:/run/app.sock`, `fd:0`); "" until ready. */
-  readonly address: string;
-  /** Resolves once listening; rejects if the address cannot be used. */
-  readonly ready: Promise<void>;
-  /** Stops accepting, lets requests in flight finish (up to closeTimeout), then resolves. */
-  close(): Promise<void>;
-  /** Settles when the worker has stopped: resolves after close(), rejects if listening failed. */
-  readonly finished: Promise<void>;
-}
+import type { App, Conn, FetchHandler, Listener, Logger, Server, WorkerOptions } from "./types.ts";
 
 export const defaultLogger: Logger = (level, message) => console.error(`fetchcgi ${level}: ${message}`);
 
@@ -237,7 +225,20 @@ export class Worker implements WorkerState {
   }
 }
 
-/** Runs `app` on the listener that `listen` resolves to; this is what every runtime's serve() returns. */
+/**
+ * Runs `app` on the Listener that `listen` resolves to: the entry of a custom transport, and what
+ * every runtime's serve() returns. `listen` is called at once; a rejection rejects `ready` and
+ * `finished`.
+ *
+ * @example
+ * ```ts
+ * import { startServer, type Listener } from "fetchcgi/core";
+ * declare const listener: Listener; // see Listener
+ * const server = startServer({ fetch: () => new Response("hello") }, async () => listener, { maxConns: 64 });
+ * await server.ready;
+ * // later: await server.close(); // stops accepting, lets requests in flight finish
+ * ```
+ */
 export function startServer(app: App, listen: () => Promise<Listener>, options: WorkerOptions = {}): Server {
   const worker = new Worker(app, options);
   let listener: Listener | undefined;

@@ -4,11 +4,10 @@
 
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
-import type { App, Conn, Listener, Logger, RemoteAddr } from "../core/types.ts";
-import type { Server } from "../core/worker.ts";
+import type { App, Conn, Listener, Logger, RemoteAddr, ServeOptions, Server } from "../core/types.ts";
 import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
-import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, withSocketMode } from "./common.ts";
 import { WriteQueue } from "./write-queue.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
@@ -237,5 +236,15 @@ async function setBacklog(listener: BunListener, backlog: number, log: Logger): 
   }
 }
 
-/** Starts a FastCGI worker for `app` on this runtime. */
+/**
+ * Starts a FastCGI worker for `app` with this adapter, whichever runtime runs it (`fetchcgi`'s
+ * serve() picks the adapter itself).
+ * @example
+ * ```ts
+ * // serve.ts; bun run serve.ts
+ * import { serve } from "fetchcgi/bun";
+ * const server = serve({ fetch: () => new Response("hello") }, { listen: "127.0.0.1:9000" });
+ * await server.ready;
+ * ```
+ */
 export const serve: (app: App, options?: ServeOptions) => Server = makeServe(listen);

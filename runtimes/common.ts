@@ -4,9 +4,9 @@
 // node:fs and node:net are loaded only on the paths that need them: on Bun and Deno each costs
 // idle RSS (bench/RESULTS.md, idle table). `process` is the global all three provide.
 
-import { type Address, parseAddress, parseMode } from "../core/address.ts";
-import { defaultLogger, startServer, type Server } from "../core/worker.ts";
-import type { App, Listener, Logger, WorkerOptions } from "../core/types.ts";
+import { parseAddress, parseMode } from "../core/address.ts";
+import { defaultLogger, startServer } from "../core/worker.ts";
+import type { Address, App, Listener, Logger, ServeOptions, Server } from "../core/types.ts";
 import { checkBeforeListen, explainListenFailure, ListenError, notASocket, socketInUse } from "./listen-errors.ts";
 
 /**
@@ -18,27 +18,6 @@ import { checkBeforeListen, explainListenFailure, ListenError, notASocket, socke
  */
 export const READ_QUEUE_BYTES: number = 64 * 1024;
 export const byteLength = (chunk: Uint8Array): number => chunk.length;
-
-export interface ServeOptions extends WorkerOptions {
-  /**
-   * Where to listen: `tcp:HOST:PORT`, `HOST:PORT`, `[::1]:PORT`, `:PORT` (127.0.0.1), `unix:PATH`,
-   * an absolute path, or `fd:0`. Default: fd 0 when it is a socket (spawned by a web server,
-   * FCGI_LISTENSOCK_FILENO), else an error.
-   */
-  listen?: string;
-  /**
-   * Permissions of a Unix socket file, like "660"; applied before it accepts (on Deno only with
-   * --allow-sys, else just after binding). Default 660: the owner and its group may connect, as
-   * PHP-FPM's `listen.mode`.
-   */
-  socketMode?: string | number;
-  /**
-   * Connections that may wait to be accepted (the listen backlog), and on Node and Bun, which
-   * accept on their own, connections held unread past maxConns. Default: 65535, which the kernel
-   * caps at its maximum (Linux: net.core.somaxconn); see README, "--backlog".
-   */
-  backlog?: number;
-}
 
 /**
  * The default backlog: listen(2) caps it at the system's maximum (Linux: net.core.somaxconn, 4096

@@ -4,9 +4,8 @@
 // then): Deno.listen cannot adopt an fd (and silently binds 0.0.0.0 if asked to).
 
 import { formatAddress } from "../core/address.ts";
-import type { App, Conn, Listener, RemoteAddr, Source } from "../core/types.ts";
-import type { Server } from "../core/worker.ts";
-import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, type ServeOptions, withSocketMode } from "./common.ts";
+import type { App, Conn, Listener, RemoteAddr, ServeOptions, Server, Source } from "../core/types.ts";
+import { bindUnix, type ListenSpec, makeServe, type PathKind, ReleaseHook, withSocketMode } from "./common.ts";
 import { WriteQueue } from "./write-queue.ts";
 
 // The few Deno APIs used, declared here so the package type-checks without Deno's lib.
@@ -213,5 +212,15 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
   };
 }
 
-/** Starts a FastCGI worker for `app` on this runtime. */
+/**
+ * Starts a FastCGI worker for `app` with this adapter, whichever runtime runs it (`fetchcgi`'s
+ * serve() picks the adapter itself).
+ * @example
+ * ```ts
+ * // serve.ts; deno run --allow-net serve.ts
+ * import { serve } from "fetchcgi/deno";
+ * const server = serve({ fetch: () => new Response("hello") }, { listen: "127.0.0.1:9000" });
+ * await server.ready;
+ * ```
+ */
 export const serve: (app: App, options?: ServeOptions) => Server = makeServe(listen);

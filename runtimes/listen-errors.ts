@@ -4,7 +4,8 @@
 // 127.0.0.1:9000`, Bun `Failed to listen at 127.0.0.1`, Deno `Address already in use (os error
 // 98)`), but all three give the errno name as `code`: the reason is read from that and the address.
 
-import { type Address, formatAddress } from "../core/address.ts";
+import { formatAddress } from "../core/address.ts";
+import type { Address } from "../core/types.ts";
 
 /** Why listening on an address failed; `code` is the errno name when the system gave one (EADDRINUSE, EACCES, …). */
 export class ListenError extends Error {

@@ -4,11 +4,10 @@
 import type net from "node:net";
 import { formatAddress } from "../core/address.ts";
 import { Channel } from "../core/channel.ts";
-import type { App, Conn, Listener, Logger, RemoteAddr } from "../core/types.ts";
-import type { Server } from "../core/worker.ts";
+import type { App, Conn, Listener, Logger, RemoteAddr, ServeOptions, Server } from "../core/types.ts";
 import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
-import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, type ServeOptions, withSocketMode } from "./common.ts";
+import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, withSocketMode } from "./common.ts";
 
 
 export class NodeConn implements Conn {

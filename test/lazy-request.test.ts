@@ -9,14 +9,14 @@ import { pathToFileURL } from "node:url";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { fetchRaw } from "./lib/fcgi.ts";
+import { importable } from "./lib/internals.ts";
 import { ROOT, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
 const SCRIPT = path.join(ROOT, "test/fixtures/lazy-request-check.js");
 
 for (const rt of runtimes()) {
   describe(`lazy Request on ${rt.name}`, () => {
-    // Node 20 cannot load TypeScript: it gets the build.
-    const module = rt.name === "node20" ? path.join(ROOT, "dist/core/mod.js") : path.join(ROOT, "core/mod.ts");
+    const module = importable(rt, "test/fixtures/lazy-entry.ts");
     const args = rt.name === "deno" ? ["run", "-A", SCRIPT, pathToFileURL(module).href] : [SCRIPT, pathToFileURL(module).href];
     const report = JSON.parse(execFileSync(rt.bin, args, { encoding: "utf8", cwd: ROOT })) as { diffs: unknown[]; checks: Record<string, unknown> };
     const c = report.checks;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, test } from "node:test";
+import { importable } from "./lib/internals.ts";
 import { ROOT, runtimes } from "./lib/workers.ts";
 
 const SCRIPT = path.join(ROOT, "test/fixtures/lazy-check.js");
@@ -19,8 +20,7 @@ interface Report {
 
 for (const rt of runtimes()) {
   describe(`lazy Response on ${rt.name}`, () => {
-    // Node 20 cannot load TypeScript: it gets the build.
-    const module = rt.name === "node20" ? path.join(ROOT, "dist/core/mod.js") : path.join(ROOT, "core/mod.ts");
+    const module = importable(rt, "test/fixtures/lazy-entry.ts");
     const args = rt.name === "deno" ? ["run", "-A", SCRIPT, pathToFileURL(module).href] : [SCRIPT, pathToFileURL(module).href];
     const report = JSON.parse(execFileSync(rt.bin, args, { encoding: "utf8", cwd: ROOT })) as Report;
 

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Address } from "../../core/address.ts";
+import type { Address } from "../../core/types.ts";
 import { checkBeforeListen, explainListenFailure, ListenError, UNIX_PATH_MAX } from "../../runtimes/listen-errors.ts";
 
 const tcp = (host: string, port: number): Address => ({ kind: "tcp", host, port });
