@@ -3,15 +3,14 @@
 // is complete, or after an abort once the handler settles or its grace period runs out (F29, G9).
 
 import { BodySource } from "./body.ts";
+import { declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, parseLength, requestUrl } from "./cgi.ts";
 import { buildParams } from "./env.ts";
 import { FramedBody } from "./framed.ts";
 import { LazyRequest } from "./lazy-request.ts";
 import { LazyResponse } from "./lazy-response.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, type PairLimits, PairsLimitError } from "./pairs.ts";
-import {
-  abortRequest, declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, newRequest, parseLength, requestUrl,
-} from "./request.ts";
+import { abortRequest, newRequest } from "./request.ts";
 import { byteString, encodeHead, headText, textResponse } from "./response.ts";
 import { encodeText, MAX_CUT } from "./slab.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";

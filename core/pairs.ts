@@ -3,6 +3,8 @@
 // against the limits before any byte of it is buffered (F20, CVE-2025-23016), so memory stays
 // bounded whatever the peer announces.
 
+import { SECRET_PARAMS } from "./cgi.ts";
+
 export interface PairLimits {
   /** Total bytes of the encoded pairs (prefixes included). */
   maxBytes: number;
@@ -178,7 +180,7 @@ export class PairDecoder<C = undefined> {
     let value = lastValues[at];
     if (lastValueLen[at] !== valueLen || !sameBytes(view, from + nameLen, slot + SLOT_PART, valueLen)) {
       value = decodeText(b, mid, end);
-      const keep = valueLen <= SLOT_PART && !SECRET.has(name);
+      const keep = valueLen <= SLOT_PART && !SECRET_PARAMS.has(name);
       lastValues[at] = keep ? value : "";
       lastValueLen[at] = keep ? valueLen : -1;
       if (keep) slab.set(b.subarray(mid, end), slot + SLOT_PART);
@@ -191,8 +193,9 @@ export class PairDecoder<C = undefined> {
  * The pairs of the last params decoded, by position. A web server sends the same names, and many
  * of the same values (method, protocol, server, document root, host), in the same order on every
  * request, so comparing with the pair at the same position spares most decoding and allocation.
- * Their bytes are kept in `slab` (names and values up to SLOT_PART bytes, never a secret value)
- * and compared four at a time: faster than comparing a string's char codes with the bytes.
+ * Their bytes are kept in `slab` (names and values up to SLOT_PART bytes, never the value of one
+ * of cgi.ts's SECRET_PARAMS) and compared four at a time: faster than comparing a string's char
+ * codes with the bytes.
  * Equal bytes decode to equal strings, so a reuse is exact.
  */
 const REMEMBERED = 64;
@@ -205,8 +208,6 @@ const lastValues: string[] = new Array<string>(REMEMBERED).fill("");
 /** Bytes kept in the slab per position, -1 for none. */
 const lastNameLen = new Int32Array(REMEMBERED).fill(-1);
 const lastValueLen = new Int32Array(REMEMBERED).fill(-1);
-/** Values never kept past their request. */
-const SECRET = new Set(["HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE", "REDIRECT_HTTP_AUTHORIZATION", "PHP_AUTH_PW", "REMOTE_PASSWD"]);
 
 /**
  * A DataView of the whole buffer the params were read into, made once per buffer: a DataView per

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildParams } from "../../core/env.ts";
-import { headerList } from "../../core/request.ts";
+import { headerList } from "../../core/cgi.ts";
 
 /** buildParams three times (the second repeat compiles a layout, the third uses it), each checked. */
 function thrice(names: string[], values: string[], expected: Record<string, string>): void {

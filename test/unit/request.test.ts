@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Params } from "../../core/types.ts";
 import {
-  buildHeaders,
   declaredLength,
   hasBody,
   headerList,
@@ -12,7 +11,8 @@ import {
   methodOf,
   parseLength,
   requestUrl,
-} from "../../core/request.ts";
+} from "../../core/cgi.ts";
+import { buildHeaders } from "../../core/request.ts";
 
 test("C3/C7: REQUEST_URI (raw) on HTTP_HOST", () => {
   assert.equal(
