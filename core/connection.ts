@@ -22,8 +22,6 @@ export interface WorkerState extends Settings, ClosingSettings {
   readonly readTimeout: number;
   readonly idleTimeout: number;
   readonly requestTimeout: number;
-  /** Requests in flight in the whole worker. */
-  active: number;
   /** The connection closed its side and only lingers for the peer's EOF: it no longer counts against maxConns. */
   lingering(c: Connection): void;
 }
@@ -58,6 +56,10 @@ export class Connection implements Host {
 
   get idle(): boolean {
     return this.#requests.size === 0;
+  }
+
+  get shared(): boolean {
+    return this.#requests.size > 1;
   }
 
   /** Reads until EOF, an error or close(). Never throws. */
@@ -180,30 +182,11 @@ export class Connection implements Host {
     this.destroy();
   }
 
-  ended(ex: Exchange): void {
+  ended(ex: Exchange, broken: boolean): void {
     if (!this.#requests.remove(ex)) return;
-    this.settings.active--;
     this.resume();
-    if (this.idle && (this.#closeWhenIdle || !ex.keepConn)) this.#close();
-  }
-
-  /**
-   * A response broke after part of it left (its stream failed, the request timed out, an error of
-   * ours). Alone on its connection it ends with a close and no END_REQUEST: the one ending a front
-   * can pass on to its client as a failure (HAProxy, nginx keep-conn, Apache mod_proxy_fcgi and
-   * lighttpd streaming cut the client's response short); an END_REQUEST, whatever its status,
-   * looks complete to every front. Its STDERR line is padded (output.ts): HAProxy 2.6 died on it.
-   */
-  fail(ex: Exchange): void {
-    if (this.#requests.size > 1) {
-      // Others share the connection: end just this one, with a failure status.
-      ex.out.end(1);
-      this.ended(ex);
-      return;
-    }
-    ex.out.abandon();
-    this.ended(ex);
-    this.#close();
+    // A broken response ends with the close: the web server must see a failure (Exchange.#fail).
+    if (broken || (this.idle && (this.#closeWhenIdle || !ex.keepConn))) this.#close();
   }
 
   #onRecord = (type: number, id: number, bytes: Uint8Array, start: number, end: number): void => {
@@ -267,7 +250,6 @@ export class Connection implements Host {
       if (!keepConn && this.idle) this.#close();
       return;
     }
-    s.active++;
     this.#requests.add(new Exchange(this, id, role, keepConn, s.now));
   }
 
@@ -294,7 +276,7 @@ export class Connection implements Host {
   #teardown(): void {
     this.#closed = true;
     this.resume();
-    for (const ex of this.#requests.list()) ex.drop();
+    for (const ex of this.#requests.list()) ex.abort("the web server closed the connection");
   }
 }
 

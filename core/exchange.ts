@@ -1,18 +1,15 @@
 // One request's life on a connection: PARAMS are decoded, the handler is called with a Request,
-// its Response goes out as STDOUT records, and END_REQUEST is sent exactly once: when the response
-// is complete, or after an abort once the handler settles or its grace period runs out (F29, G9).
+// its Response goes out (core/respond.ts), and the request ends once: with END_REQUEST when the
+// response is complete or after an abort (F29, G9), or as a failure the web server sees (F39).
 
 import { BodySource } from "./body.ts";
-import { declaredLength, hasBody, headerList, isForbiddenMethod, methodOf, parseLength, requestUrl } from "./cgi.ts";
+import { declaredLength, hasBody, isForbiddenMethod, methodOf, parseLength } from "./cgi.ts";
 import { buildParams } from "./env.ts";
-import { FramedBody } from "./framed.ts";
-import { LazyRequest } from "./lazy-request.ts";
-import { LazyResponse } from "./lazy-response.ts";
+import { abortHandlerRequest, handlerRequest } from "./handler-request.ts";
 import { Output, type Sink } from "./output.ts";
 import { PairDecoder, type PairLimits, PairsLimitError } from "./pairs.ts";
-import { abortRequest, newRequest } from "./request.ts";
-import { byteString, encodeHead, headText, textResponse } from "./response.ts";
-import { encodeText, MAX_CUT } from "./slab.ts";
+import { dropResponse, respond, type Responding, respondText } from "./respond.ts";
+import { textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
 
 export interface Settings {
@@ -30,6 +27,8 @@ export interface Settings {
   readonly now: number;
   /** Keeps graceful close waiting for ctx.waitUntil() promises. */
   track(promise: Promise<unknown>): void;
+  /** Requests in flight in the whole worker: each Exchange counts itself, from its BEGIN_REQUEST to its end. */
+  active: number;
 }
 
 /** What an exchange needs from its connection. */
@@ -38,21 +37,17 @@ export interface Host extends Sink {
   readonly remote: RemoteAddr | undefined;
   /** Record content up to this many bytes may be a view into a read buffer the connection reuses: such body pieces must be copied. */
   readonly copyPiecesUpTo: number;
+  /** Other requests are active on the connection too. */
+  readonly shared: boolean;
   /** A body was drained or dropped: the connection may read again. */
   resume(): void;
-  /** The request is over (END_REQUEST queued, or the connection is gone). */
-  ended(ex: Exchange): void;
-  /** A response broke after part of it left: the web server must see a failure. */
-  fail(ex: Exchange): void;
+  /** The request is over. `broken`: without END_REQUEST, and the connection must close (Exchange.#fail). */
+  ended(ex: Exchange, broken: boolean): void;
 }
 
 const ROLES: Record<number, Role> = { 1: "responder", 2: "authorizer", 3: "filter" };
-/** Microtask turns a body read may take before what is queued is flushed. */
-const SETTLE_TURNS = 3;
-/** Flush a streamed response once this much is queued. */
-const FLUSH_AT = 64 * 1024;
 
-export class Exchange {
+export class Exchange implements Responding {
   readonly id: number;
   readonly role: Role;
   readonly keepConn: boolean;
@@ -70,9 +65,10 @@ export class Exchange {
   #request: Request | null = null;
   #aborted = false;
   #started = false;
+  #ended = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The response body being sent (cancelled by a request timeout). */
-  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  /** The response body being sent (cancelled by a request timeout); set by core/respond.ts. */
+  reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   /** Worker clock at BEGIN_REQUEST (read timeout for the params), and at the handler's start (request timeout). */
   begun: number;
   startedAt = -1;
@@ -85,10 +81,12 @@ export class Exchange {
     this.keepConn = keepConn;
     this.out = new Output(host, id);
     this.#decoder = new PairDecoder<Exchange>(host.settings.paramLimits, Exchange.#collect, this);
+    host.settings.active++;
   }
 
-  get ended(): boolean {
-    return this.out.ended;
+  /** Aborted or over: a response still coming is dropped. */
+  get stopped(): boolean {
+    return this.#aborted || this.#ended;
   }
 
   /** The params are complete: the handler runs (or an answer of ours goes out). */
@@ -110,7 +108,7 @@ export class Exchange {
   /** A PARAMS piece, `bytes[start, end)`; an empty one ends the params and starts the handler. */
   params(bytes: Uint8Array, start: number, end: number): void {
     const decoder = this.#decoder;
-    if (!decoder || this.ended) return; // params after their end are ignored
+    if (!decoder || this.#ended) return; // params after their end are ignored
     if (end > start) {
       try {
         decoder.push(bytes, start, end);
@@ -150,18 +148,17 @@ export class Exchange {
     return data.push(piece);
   }
 
-  /** FCGI_ABORT_REQUEST or loss of the connection. */
+  /** FCGI_ABORT_REQUEST or loss of the connection: the handler is told (F29, F30). */
   abort(reason: string): void {
-    if (this.ended || this.#aborted) return;
+    if (this.stopped) return;
     this.#abortWith(new DOMException(reason, "AbortError"));
     if (!this.#started) {
       this.#decoder = null;
-      this.#finish(0);
-      return;
+      return this.finish(0);
     }
     this.#graceTimer = setTimeout(() => {
       this.#host.settings.log("warn", `request ${this.id}: handler still running ${this.#host.settings.abortGrace} ms after abort; ending the request`);
-      this.#finish(1);
+      this.finish(1);
     }, this.#host.settings.abortGrace);
   }
 
@@ -170,20 +167,17 @@ export class Exchange {
    * 503 if no head went out yet, else a failed response (the body so far is incomplete).
    */
   timeout(ms: number): void {
-    if (this.ended || this.#aborted) return;
+    if (this.stopped) return;
     const message = `request timed out after ${ms} ms`;
     const error = new DOMException(message, "TimeoutError");
     this.#abortWith(error);
-    this.#discardInput();
-    this.#reader?.cancel(error).catch(() => {});
+    this.reader?.cancel(error).catch(() => {});
     const partial = this.out.flushed;
     if (!partial) this.out.reset(); // before the log line: reset drops queued STDERR too
     this.#log("warn", message);
-    if (partial) return this.#host.fail(this);
-    this.out.stdout(encodeHead(new Response(null, { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } })));
-    this.out.stdout(encodeText("request timed out\n"));
-    this.out.endStdout();
-    this.#finish(0);
+    if (partial) return this.#fail();
+    respondText(this.out, 503, "request timed out\n");
+    this.finish(0);
   }
 
   /** Marks the request aborted: its body streams and request.signal fail with `error`. */
@@ -192,7 +186,7 @@ export class Exchange {
     this.#stdinWaiter?.(); // a Filter's response waiting for STDIN ends now, not after the grace
     this.#body?.error(error);
     this.#data?.error(error);
-    if (this.#request && !LazyRequest.abort(this.#request, error)) abortRequest(this.#request, error);
+    if (this.#request) abortHandlerRequest(this.#request, error);
   }
 
   /** Answers without calling the handler (limits, malformed params). */
@@ -200,16 +194,16 @@ export class Exchange {
     this.#host.settings.log("warn", `request ${this.id}: ${message}`);
     this.out.stderr(message + "\n");
     this.#started = true;
-    this.#guard(this.#answer(textResponse(status, message)));
+    void this.#answer(textResponse(status, message));
   }
 
   #start(): void {
     this.#started = true;
-    this.startedAt = this.#host.settings.now;
-    this.#host.settings.beforeRequest();
+    const host = this.#host;
+    this.startedAt = host.settings.now;
+    host.settings.beforeRequest();
     const { env, headers } = buildParams(this.#names, this.#values);
     const method = (this.#method = methodOf(env));
-    const host = this.#host;
     // Its resume callback is made only with a body: most requests have none.
     if (this.role !== "authorizer" && hasBody(method, env)) {
       this.#body = new BodySource(host.settings.bodyBuffer, declaredLength(env), () => host.resume(), host.copyPiecesUpTo);
@@ -218,36 +212,22 @@ export class Exchange {
       this.#data = new BodySource(host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), () => host.resume(), host.copyPiecesUpTo);
     }
     if (isForbiddenMethod(method)) {
-      this.#guard(this.#answer(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } })));
-      return;
+      return void this.#answer(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }));
     }
     let request: Request;
     try {
-      const list = headerList(env, headers);
-      // GET is the default: naming it costs the method normalization (on Deno, dearly).
-      const init: RequestInit = method === "GET" ? { headers: list } : { method, headers: list };
-      const url = requestUrl(env);
-      const onSkip = (message: string) => this.#log("warn", message);
-      const source = this.#body;
-      if (this.#host.settings.lazyRequest) request = new LazyRequest(url, init, onSkip, source) as unknown as Request;
-      else request = newRequest(url, source === null ? init : { ...init, body: source.stream, duplex: "half" } as RequestInit, onSkip);
+      request = handlerRequest(host.settings.lazyRequest, env, headers, method, this.#body, (message) => this.#log("warn", message));
     } catch (err) {
-      this.#guard(this.#answer(textResponse(400, `bad request: ${(err as Error).message}`)));
-      return;
+      return void this.#answer(textResponse(400, `bad request: ${(err as Error).message}`));
     }
     this.#request = request;
     void this.#run(request, env);
   }
 
-  /** A failure of our own must end the request, never become an unhandled rejection that kills the worker. */
-  #guard(work: Promise<void>): void {
-    work.catch((err) => this.#internalError(err));
-  }
-
   #internalError(err: unknown): void {
     this.#host.settings.log("error", `request ${this.id}: internal error: ${describe(err)}`);
-    if (this.out.flushed) this.#host.fail(this);
-    else this.#finish(1);
+    if (this.out.flushed) this.#fail();
+    else this.finish(1);
   }
 
   #log(level: "error" | "warn" | "info", message: string): void {
@@ -263,7 +243,7 @@ export class Exchange {
       role: this.role,
       data: this.#data?.stream ?? null,
       log: (message) => {
-        if (this.ended) host.settings.log("info", `request ${this.id} (ended): ${message}`);
+        if (this.#ended) host.settings.log("info", `request ${this.id} (ended): ${message}`);
         else this.out.stderr(message.endsWith("\n") ? message : message + "\n");
       },
       remote: host.remote,
@@ -271,7 +251,7 @@ export class Exchange {
     };
   }
 
-  /** Calls the handler and sends its answer. Never rejects: it catches its own failures, as #guard would, without a promise and a closure per request. */
+  /** Calls the handler and sends its answer. Never rejects: a failure of our own must end the request, never become an unhandled rejection that kills the worker. */
   async #run(request: Request, env: Params): Promise<void> {
     try {
       let response: Response;
@@ -281,7 +261,7 @@ export class Exchange {
           throw new TypeError(`the handler returned ${response === null ? "null" : typeof response}, not a Response`);
         }
       } catch (err) {
-        if (this.#aborted) return this.#finish(1);
+        if (this.#aborted) return this.finish(1);
         this.#log("error", `handler failed: ${describe(err)}`);
         response = textResponse(500, "Internal Server Error");
       }
@@ -292,147 +272,74 @@ export class Exchange {
     }
   }
 
-  /** #respond for a caller other than #run: a throw becomes a rejection, for #guard. */
+  /** Sends an answer of ours (refusals, limits) without the handler. Never rejects, as #run. */
   async #answer(response: Response): Promise<void> {
-    return this.#respond(response);
+    try {
+      const sending = this.#respond(response);
+      if (sending) await sending;
+    } catch (err) {
+      this.#internalError(err);
+    }
   }
 
-  /**
-   * Writes the response. Not async: the usual answer (text or bytes) goes out before it returns,
-   * without a promise of its own and the ticks of resolving #run's with it; a stream body, or a
-   * Filter's response waiting for STDIN, continues in an async method.
-   */
+  /** Sends the response (core/respond.ts), once a Filter has all of its STDIN; drops it if the request is over. */
   #respond(response: Response): void | Promise<void> {
-    const out = this.out;
-    if (this.#aborted || this.ended) {
-      const parts = LazyResponse.take(response);
-      if (parts === null) response.body?.cancel().catch(() => {});
-      else if (parts.body instanceof FramedBody) parts.body.release();
-      return this.#finish(1);
+    if (this.stopped) {
+      dropResponse(response);
+      return this.finish(1);
     }
     // Filter: all of STDIN must be read before output (F46).
     if (this.role === "filter" && !this.#stdinDone) return this.#respondAfterStdin(response);
-    const parts = LazyResponse.take(response);
     const authorizer = this.role === "authorizer";
-    const head = headText(parts ?? response, authorizer);
-    const skipBody = this.#method === "HEAD" || (authorizer && response.status === 200);
-    if (parts !== null) {
-      // Text or bytes nobody read: written as they are, no stream.
-      let content = parts.body;
-      if (skipBody) {
-        if (content instanceof FramedBody) content.release();
-        content = null;
-      } else if (typeof content === "string" && content.length > MAX_CUT) {
-        content = FramedBody.encode(content) ?? content;
-      }
-      // A large body in one write with its head, unless an Authorizer's (Apache relays its body
-      // only when the head shares its record).
-      if (content instanceof FramedBody && !authorizer) {
-        out.endFramed(head, content);
-        return this.#ended();
-      }
-      // The whole answer in one write, the usual small response.
-      if (!(content instanceof FramedBody) && out.endSmall(head, content)) return this.#ended();
-      out.stdout(byteString(head));
-      if (typeof content === "string") out.stdout(encodeText(content));
-      else if (content instanceof FramedBody) {
-        const framed = content;
-        const pieces = framed.pieces();
-        out.stdout(pieces[0], () => framed.release());
-        for (let i = 1; i < pieces.length; i++) out.stdout(pieces[i]);
-      } else if (content !== null) out.stdout(content);
-      out.endStdout();
-      return this.#finish(0);
-    }
-    out.stdout(byteString(head));
-    const body = response.body;
-    if (!body || skipBody) {
-      body?.cancel().catch(() => {});
-      out.endStdout();
-      return this.#finish(0);
-    }
-    return this.#stream(body);
+    return respond(this, response, authorizer, this.#method === "HEAD" || (authorizer && response.status === 200));
   }
 
   async #respondAfterStdin(response: Response): Promise<void> {
     await new Promise<void>((r) => (this.#stdinWaiter = r));
-    if (this.ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
+    if (this.#ended) return void response.body?.cancel().catch(() => {}); // timed out while waiting
     return this.#respond(response);
   }
 
-  /** A body stream, chunk by chunk, flushed when the stream makes us wait. */
-  async #stream(body: ReadableStream<Uint8Array>): Promise<void> {
-    const out = this.out;
-    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-    try {
-      reader = this.#reader = body.getReader(); // throws for a body already read (a Response returned twice)
-      for (;;) {
-        const next = reader.read();
-        // A chunk (or error) already queued in the stream settles the read within a microtask
-        // turn, one that a pull() makes within a few. If it has not by then, what we have goes
-        // out before we wait (SSE, slow streams).
-        let settled = false;
-        next.then(() => (settled = true), () => (settled = true));
-        for (let turn = 0; turn < SETTLE_TURNS && !settled; turn++) await undefined;
-        if (!settled) {
-          const p = out.flush();
-          if (p) await p;
-        }
-        const r = await next;
-        if (this.#aborted || this.ended) {
-          reader.cancel().catch(() => {});
-          return this.#finish(1);
-        }
-        if (r.done) break;
-        const chunk = r.value;
-        if (!(chunk instanceof Uint8Array)) throw new TypeError("the response body stream gave a chunk that is not a Uint8Array");
-        out.stdout(chunk);
-        if (out.pending >= FLUSH_AT) {
-          const p = out.flush();
-          if (p) await p;
-        }
-      }
-    } catch (err) {
-      reader?.cancel(err).catch(() => {});
-      if (this.#aborted || this.ended) return this.#finish(1);
-      if (!out.flushed) {
-        // Nothing left yet: the web server can still get a clean 500.
-        out.reset();
-        this.#log("error", `response body failed: ${describe(err)}`);
-        return this.#respond(textResponse(500, "Internal Server Error"));
-      }
-      this.#log("error", `response body failed mid-way: ${describe(err)}`);
-      this.#discardInput();
-      clearTimeout(this.#graceTimer);
-      this.#host.fail(this);
-      return;
+  /** The response's body stream failed (core/respond.ts): a 500 while none of it has left, else a failed response. */
+  streamFailed(err: unknown): void | Promise<void> {
+    if (this.stopped) return this.finish(1);
+    if (!this.out.flushed) {
+      this.out.reset();
+      this.#log("error", `response body failed: ${describe(err)}`);
+      return this.#respond(textResponse(500, "Internal Server Error"));
     }
-    out.endStdout();
-    return this.#finish(0);
+    this.#log("error", `response body failed mid-way: ${describe(err)}`);
+    this.#fail();
   }
 
-  #discardInput(): void {
-    this.#body?.discard();
-    this.#data?.discard();
-  }
-
-  #finish(appStatus: number): void {
-    if (this.ended) return;
+  /** END_REQUEST goes now, unless it went with the response (Output.endSmall, endFramed): the request is over. */
+  finish(appStatus: number): void {
+    if (this.#ended) return;
     const p = this.out.end(appStatus);
     if (p) p.catch(() => {});
-    this.#ended();
+    this.#end(false);
   }
 
-  /** END_REQUEST is written (by #finish, or by Output.endSmall): the request is over. */
-  #ended(): void {
+  /**
+   * A response broke after part of it left (its stream failed, it timed out, an error of ours). Any
+   * END_REQUEST looks complete to every front: alone on its connection, it ends with the close,
+   * which HAProxy, nginx keep-conn, Apache mod_proxy_fcgi and lighttpd streaming pass on as a cut
+   * response; sharing it, with appStatus 1. Its STDERR line is padded: HAProxy 2.6 died on it.
+   */
+  #fail(): void {
+    if (this.#ended) return;
+    if (this.#host.shared) return this.finish(1);
+    this.out.abandon(); // what is queued (the log line) goes; the id is closed without END_REQUEST
+    this.#end(true);
+  }
+
+  #end(broken: boolean): void {
+    this.#ended = true;
     clearTimeout(this.#graceTimer);
-    this.#discardInput();
-    this.#host.ended(this);
-  }
-
-  /** The connection is gone: nothing can be written, the handler is told. */
-  drop(): void {
-    this.abort("the web server closed the connection");
+    this.#body?.discard();
+    this.#data?.discard();
+    this.#host.settings.active--;
+    this.#host.ended(this, broken);
   }
 }
 
