@@ -8,6 +8,7 @@ import { Worker } from "../../core/worker.ts";
 import type { App } from "../../core/types.ts";
 import { baseParams, begin, cat, pairs, record, requestBytes, stream, T } from "../lib/fcgi.ts";
 import { MemoryConn } from "../lib/memory.ts";
+import { readRecords } from "../lib/wire.ts";
 
 function types(bytes: Uint8Array): number[] {
   const out: number[] = [];
@@ -173,4 +174,44 @@ test("a failure of ours while sending an answer is logged and ends that request 
   conn.readable.push(requestBytes(2, "GET", "/", { keepConn: true }));
   await sleep(30);
   assert.deepEqual(types(cat(...conn.writes)), [T.STDOUT, T.STDOUT, T.END]);
+});
+
+test("a stream that breaks after its first chunk left: alone, the connection closes without END_REQUEST; sharing it, END_REQUEST with appStatus 1; the worker's count of active requests goes back to 0 either way (F39)", async () => {
+  const enc = new TextEncoder();
+  let slow!: () => void;
+  const worker = new Worker((req) => {
+    if (new URL(req.url).pathname === "/slow") return new Promise<Response>((r) => (slow = () => r(new Response("slow"))));
+    return new Response(new ReadableStream({
+      start(c) {
+        c.enqueue(enc.encode("part"));
+        setTimeout(() => c.error(new Error("boom")), 10); // after the first chunk was flushed
+      },
+    }));
+  }, { log: () => {} });
+  const endOf = (conn: MemoryConn, id: number) => readRecords(cat(...conn.writes)).records.find((r) => r.type === T.END && r.id === id);
+
+  const alone = new MemoryConn();
+  worker.serveConn(alone);
+  alone.readable.push(requestBytes(1, "GET", "/broken", { keepConn: true }));
+  await sleep(50);
+  const records = readRecords(cat(...alone.writes)).records;
+  assert.ok(records.some((r) => r.type === T.STDOUT && new TextDecoder().decode(r.content).includes("part")), "the first chunk left");
+  assert.ok(records.some((r) => r.type === T.STDERR), "the failure's log line");
+  assert.equal(endOf(alone, 1), undefined, "no END_REQUEST: it would look complete");
+  assert.equal(alone.closed, true, "the close tells the web server");
+  assert.equal(worker.active, 0);
+
+  const shared = new MemoryConn();
+  worker.serveConn(shared);
+  shared.readable.push(cat(requestBytes(1, "GET", "/slow", { keepConn: true }), requestBytes(2, "GET", "/broken", { keepConn: true })));
+  await sleep(50);
+  const end = endOf(shared, 2);
+  assert.ok(end, "END_REQUEST for the broken response");
+  assert.equal(new DataView(end.content.buffer, end.content.byteOffset).getUint32(0), 1, "appStatus 1");
+  assert.equal(shared.closed, false, "the other request still runs on it");
+  assert.equal(worker.active, 1);
+  slow();
+  await sleep(20);
+  assert.ok(endOf(shared, 1), "the other request ends as usual");
+  assert.equal(worker.active, 0);
 });
