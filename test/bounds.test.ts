@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T } from "./lib/fcgi.ts";
-import { MiB, rss, rssPeak, transferSlack, waitFor } from "./lib/proc.ts";
+import { MiB, rss, rssPeak, transferGrowth, transferSlack, waitFor } from "./lib/proc.ts";
 import { download, upload } from "./lib/transfer.ts";
 import { ROOT, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
@@ -244,11 +244,9 @@ for (const rt of runtimes()) {
     // than transferSlack() above the first (see there why it differs per runtime): that fails a
     // worker that keeps bytes from one request to the next. One that keeps every body piece until
     // its request ends peaks as high in both, so the first must also grow RSS from idle by less
-    // than GROWTH: such a worker grows by all of BYTES, one that keeps nothing by its garbage and
-    // the allocator's (256 MiB measured: 25-90 MiB, Node 24 and Deno the most; 1 GiB from a cold
-    // start: up to about 150 MiB, docs/reliability.md's cold section).
+    // than transferGrowth() (see there).
     const SLACK = transferSlack(rt.name);
-    const GROWTH = Math.max(BYTES * 0.75, 160 * MiB);
+    const GROWTH = transferGrowth(BYTES);
 
     async function flat(t: { diagnostic(s: string): void }, move: () => Promise<void>): Promise<void> {
       const pid = w.proc.pid!;

@@ -6,12 +6,11 @@
 //   node test/fuzz/report.ts [--seconds 60] [--runtime all] [--seed N]   (FUZZ_SEED=N works as --seed N)
 //   node test/fuzz/report.ts --from .tmp/fuzz-results.json
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { writeSection } from "../lib/report.ts";
+import { measuredCommit, writeSection } from "../lib/report.ts";
 import { ROOT, runtimes } from "../lib/workers.ts";
 import { REGRESSIONS, saveRegression } from "./case.ts";
 import { PATTERNS, STYLES } from "./generate.ts";
@@ -37,17 +36,9 @@ const { values: o } = parseArgs({
   },
 });
 
-function git(...args: string[]): string {
-  try {
-    return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-}
-
 async function fuzzAll(): Promise<Results> {
   // The code measured is what is checked out now, at the start.
-  const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
+  const commit = measuredCommit();
   const seconds = Number(o.seconds);
   const given = o.seed ?? process.env.FUZZ_SEED;
   const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 32);
