@@ -5,6 +5,8 @@
 import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
 import { wrapGlobals } from "./core/lazy-request.ts";
 import { host } from "./runtimes/host.ts";
+import { DEFAULT_SOCKET_MODE } from "./runtimes/common.ts";
+import { parseMode } from "./core/address.ts";
 
 const VERSION = "0.1.0";
 
@@ -19,11 +21,12 @@ Options:
   --listen ADDR            where to listen (default: fd 0 when it is a socket, as spawned by
                            mod_fcgid, lighttpd bin-path or spawn-fcgi). ADDR is one of:
                              tcp:HOST:PORT, HOST:PORT, [::1]:PORT   TCP
-                             :PORT                                  TCP on 127.0.0.1
+                             :PORT or PORT                          TCP on 127.0.0.1
                              unix:PATH or /absolute/path            Unix socket (a stale file
                                                                     from a dead worker is replaced)
                              fd:N                                   an inherited listening socket
-  --socket-mode MODE       Unix socket permissions, e.g. 660 (applied before it accepts)
+  --socket-mode MODE       Unix socket permissions (default 660: the owner and its group,
+                           e.g. the web server's, may connect; applied before it accepts)
   --max-conns N            concurrent connections, advertised as FCGI_MAX_CONNS (default 1024)
   --max-requests N         concurrent requests, advertised as FCGI_MAX_REQS; more are answered
                            OVERLOADED (default 1024)
@@ -43,6 +46,9 @@ Options:
                            0 = leave it to the web server (default 0)
   --request-timeout MS     a handler still running MS after its request arrived is aborted
                            (request.signal, TimeoutError) and answered 503; 0 = off (default 0)
+  --flush-timeout MS       a connection the worker closes stays open while the web server
+                           reads the rest of the output, however slowly; it is dropped when
+                           the server takes none of it for MS; 0 = no bound (default 60000)
   --allow LIST             TCP clients allowed to connect: comma-separated IPs and CIDRs,
                            e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
                            if set, else any). Refusals are logged. Unix sockets are not filtered.
@@ -58,7 +64,9 @@ Options:
   -v, --version            the version
 
 Signals: SIGTERM, SIGINT and SIGQUIT close gracefully (stop accepting, finish requests in
-flight, exit 0); a second signal exits at once.`;
+flight, exit 0); a second signal exits at once. Exit status 1: it could not serve (APP, the
+address); 2: a usage error. Run it directly, not under npx or npm exec: those do not pass
+SIGTERM on, and the worker would be left running.`;
 
 const NUMERIC: Record<string, keyof ServeOptions> = {
   "--max-conns": "maxConns",
@@ -72,12 +80,25 @@ const NUMERIC: Record<string, keyof ServeOptions> = {
   "--read-timeout": "readTimeout",
   "--idle-timeout": "idleTimeout",
   "--request-timeout": "requestTimeout",
+  "--flush-timeout": "flushTimeout",
 };
 
+/** A usage error. */
 function fail(message: string): never {
-  console.error(`fetchcgi: ${message}\nRun fetchcgi --help for usage.`);
+  console.error(`${prefixed(message)}\nRun fetchcgi --help for usage.`);
   host.exit(2);
 }
+
+/** Any other reason it cannot serve. */
+function die(message: string): never {
+  console.error(prefixed(message));
+  host.exit(1);
+}
+
+/** The library's own errors say "fetchcgi: " already. */
+const prefixed = (message: string): string => (message.startsWith("fetchcgi: ") ? message : `fetchcgi: ${message}`);
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export function parseArgs(args: string[]): { app?: string; options: ServeOptions; help?: boolean; version?: boolean } {
   const options: Record<string, unknown> = {};
@@ -121,7 +142,7 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
   return { app, options: options as ServeOptions };
 }
 
-/** The spec's FCGI_WEB_SERVER_ADDRS (F40), when set; unreadable env (Deno without --allow-env) counts as unset. */
+/** The spec's FCGI_WEB_SERVER_ADDRS (F6), when set; unreadable env (Deno without --allow-env) counts as unset. */
 function webServerAddrs(): string[] | undefined {
   try {
     const list = host.env("FCGI_WEB_SERVER_ADDRS");
@@ -134,7 +155,7 @@ function webServerAddrs(): string[] | undefined {
 /** `spec` as a file: URL, resolved against the working directory. */
 async function appUrl(spec: string): Promise<string> {
   const cwd = host.cwd();
-  if (!cwd.startsWith("/")) { // Windows paths: let node:path and node:url (which Bun and Deno would load for 3 MiB) handle them
+  if (!cwd.startsWith("/")) { // Windows paths: let node:path and node:url (which cost Bun and Deno idle RSS to load) handle them
     const [path, url] = await Promise.all([import("node:path"), import("node:url")]);
     return url.pathToFileURL(path.resolve(spec)).href;
   }
@@ -142,19 +163,25 @@ async function appUrl(spec: string): Promise<string> {
   return new URL(`file://${absolute.split("/").map(encodeURIComponent).join("/")}`).href; // URL resolves "." and ".."
 }
 
-async function loadApp(spec: string): Promise<App> {
+/**
+ * APP's default export (or its namespace, for a named `fetch` export), in a box: returned bare from
+ * an async function, a thenable would be awaited. itty-router's AutoRouter is one (a Proxy that
+ * answers every property, `then` included) and never settles.
+ */
+async function loadApp(spec: string): Promise<{ app: App }> {
   const url = await appUrl(spec);
   let mod: { default?: unknown };
   try {
     mod = await import(url);
   } catch (err) {
-    fail(`cannot load ${spec}: ${err instanceof Error ? err.message : String(err)}`);
+    die(`cannot load ${spec}: ${messageOf(err)}`);
   }
-  const app = mod.default ?? mod;
-  if (typeof app !== "function" && typeof (app as { fetch?: unknown })?.fetch !== "function") {
-    fail(`${spec} must export default a { fetch(request, env, ctx) } object or a function`);
-  }
-  return app as App;
+  const app = "default" in mod ? mod.default : mod;
+  if (typeof app === "function" || typeof (app as { fetch?: unknown } | null)?.fetch === "function") return { app: app as App };
+  const what = app === mod ? "has no default export"
+    : app === null || typeof app !== "object" ? `exports default ${app === null ? "null" : `a ${typeof app}`}`
+    : "exports default an object without a fetch() method";
+  die(`${spec} ${what}: export default a { fetch(request, env, ctx) } object or a function`);
 }
 
 async function main(): Promise<void> {
@@ -165,24 +192,37 @@ async function main(): Promise<void> {
   // Before the app loads, so that the fetch and Request it and its libraries take are the ones a
   // lazy Request can be given to (Node's Request only with the first request: it loads undici).
   if (parsed.options.lazyRequest) wrapGlobals(runtime !== "node");
-  const app = await loadApp(parsed.app);
+  // Ending by itself, the process would exit 0 and say nothing (an APP whose top-level await never
+  // settles): the CLI ends only when told to, or with a reason.
+  let doing = `loading ${parsed.app}`;
+  host.onIdle(() => die(`nothing was left to run while ${doing} (a promise that never settles?)`));
+  const { app } = await loadApp(parsed.app);
+  doing = "starting to listen";
   let server;
   try {
     server = serve(app, parsed.options);
+  } catch (err) {
+    fail(messageOf(err)); // the options or the address
+  }
+  try {
     await server.ready;
   } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
+    die(messageOf(err));
   }
-  console.error(`fetchcgi: serving ${parsed.app} on ${server.address} (${runtime})`);
+  const mode = server.address.startsWith("unix:") ? `, mode ${parseMode(parsed.options.socketMode ?? DEFAULT_SOCKET_MODE).toString(8).padStart(3, "0")}` : "";
+  console.error(`fetchcgi: serving ${parsed.app} on ${server.address} (${runtime}${mode})`);
+  doing = `serving on ${server.address}`;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) host.exit(1);
     stopping = true;
+    doing = "closing";
     console.error(`fetchcgi: ${signal}: closing gracefully`);
     server.close().then(() => host.exit(0));
   };
   for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) host.onSignal(signal, () => stop(signal));
-  await server.finished;
+  await server.finished.catch((err) => die(messageOf(err)));
+  if (!stopping) die(`stopped accepting connections on ${server.address} without being told to`);
 }
 
 main().catch((err) => {

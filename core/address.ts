@@ -1,5 +1,5 @@
 // The ADDR forms of `--listen` and `serve({ listen })`.
-//   tcp:HOST:PORT  HOST:PORT  [::1]:PORT  :PORT (127.0.0.1)  unix:PATH  /abs/path  fd:N
+//   tcp:HOST:PORT  HOST:PORT  [::1]:PORT  :PORT and PORT (127.0.0.1)  unix:PATH  /abs/path  fd:N
 
 export type Address =
   | { kind: "tcp"; host: string; port: number }
@@ -10,7 +10,7 @@ export class AddressError extends TypeError {
   name = "AddressError";
 }
 
-const FORMS = "tcp:HOST:PORT, HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, /absolute/path or fd:N";
+const FORMS = "tcp:HOST:PORT, HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, /absolute/path or fd:N";
 
 export function parseAddress(spec: string): Address {
   if (typeof spec !== "string" || spec === "") throw new AddressError(`empty listen address; use ${FORMS}`);
@@ -25,6 +25,8 @@ export function parseAddress(spec: string): Address {
     if (!/^\d{1,9}$/.test(fd)) throw new AddressError(`listen address ${JSON.stringify(spec)}: fd must be a number`);
     return { kind: "fd", fd: Number(fd) };
   }
+  // A bare port, as PHP-FPM's `listen = 9000` is written; loopback like :PORT (PHP-FPM listens on every address).
+  if (/^\d+$/.test(spec)) return tcp(spec, "127.0.0.1", spec);
   const rest = spec.startsWith("tcp:") ? spec.slice(4) : spec;
   let host: string;
   let port: string;
@@ -41,6 +43,10 @@ export function parseAddress(spec: string): Address {
     if (host === "") host = "127.0.0.1"; // loopback unless asked otherwise
     if (host === "*") host = "0.0.0.0";
   }
+  return tcp(spec, host, port);
+}
+
+function tcp(spec: string, host: string, port: string): Address {
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
     throw new AddressError(`listen address ${JSON.stringify(spec)}: port must be 0-65535`);
   }

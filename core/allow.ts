@@ -1,4 +1,4 @@
-// Allowed clients (FCGI_WEB_SERVER_ADDRS, F40): the addresses a TCP peer may connect from, as IPs
+// Allowed clients (FCGI_WEB_SERVER_ADDRS, F6, G6): the addresses a TCP peer may connect from, as IPs
 // or CIDR ranges, IPv4 and IPv6. An IPv4-mapped IPv6 peer (::ffff:10.0.0.1, what a dual-stack
 // socket reports) matches the IPv4 entries.
 

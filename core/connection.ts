@@ -3,6 +3,7 @@
 // request on it. Protocol errors (bad version, BEGIN_REQUEST on an active id) close the connection.
 
 import { sourceOf } from "./channel.ts";
+import { Closing, type ClosingSettings, peer } from "./closing.ts";
 import { Exchange, type Host, type Settings } from "./exchange.ts";
 import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
@@ -14,7 +15,7 @@ import {
 import type { Conn, RemoteAddr } from "./types.ts";
 
 /** What a connection needs from the worker that accepted it. */
-export interface WorkerState extends Settings {
+export interface WorkerState extends Settings, ClosingSettings {
   readonly maxConns: number;
   readonly maxRequests: number;
   readonly multiplex: boolean;
@@ -24,9 +25,6 @@ export interface WorkerState extends Settings {
   /** Requests in flight in the whole worker. */
   active: number;
 }
-
-/** How long a closed connection waits in silence for the peer to close its side too. */
-const LINGER_MS = 2000;
 
 export class Connection implements Host {
   readonly settings: WorkerState;
@@ -43,7 +41,8 @@ export class Connection implements Host {
   #partialSince = -1;
   #recordsSeen = 0;
   #lastRead: number;
-  #linger: ReturnType<typeof setTimeout> | undefined;
+  /** Set once our side is closed: destroys the socket once the output has left. */
+  #closing: Closing | null = null;
 
   constructor(conn: Conn, worker: WorkerState) {
     this.#conn = conn;
@@ -73,24 +72,21 @@ export class Connection implements Host {
         if (code !== "ECONNRESET" && code !== "EPIPE") this.settings.log("warn", `connection read failed${peer(this.remote)}: ${(err as Error).message}`);
       }
     }
-    const lingering = this.#linger !== undefined;
-    clearTimeout(this.#linger);
     this.#teardown();
-    if (lingering) return; // closed by us, and now by the peer too
-    const conn = this.#conn;
-    conn.close();
-    // Nothing reads any more: after an error, or with our output stuck behind a peer that shut its
-    // side and stopped reading, it may never close, so release it anyway. The timer holds only
-    // `conn`, and goes once it is released: held for the whole linger, every connection nginx closes
-    // was promoted to the old generation (Node 24 soak: +33 % RSS under load, 118 MiB of old space).
-    const timer = unref(setTimeout(() => conn.destroy(), LINGER_MS));
-    conn.whenReleased?.(() => clearTimeout(timer));
+    // Nothing reads any more: after an error, or the peer's EOF. Output may still be queued behind
+    // a peer that shut its side but reads on: it goes first (or the peer stopped reading for good).
+    let closing = this.#closing;
+    if (closing === null) {
+      this.#conn.close();
+      closing = new Closing(this.#conn, this.settings);
+    }
+    closing.ended();
   }
 
   /** Each chunk as it is read, in the adapter's call; false while paused (backpressure on STDIN). */
   #onChunk = (chunk: Uint8Array): boolean => {
     if (this.#closed) {
-      this.#lingerOn();
+      this.#closing?.heard();
       return true;
     }
     const parser = this.#parser;
@@ -189,6 +185,13 @@ export class Connection implements Host {
     if (this.idle && (this.#closeWhenIdle || !ex.keepConn)) this.#close();
   }
 
+  /**
+   * A response broke after part of it left (its stream failed, the request timed out, an error of
+   * ours). Alone on its connection it ends with a close and no END_REQUEST: the one ending a front
+   * can pass on to its client as a failure (HAProxy, nginx keep-conn, Apache mod_proxy_fcgi and
+   * lighttpd streaming cut the client's response short); an END_REQUEST, whatever its status,
+   * looks complete to every front. Its STDERR line is padded (output.ts): HAProxy 2.6 died on it.
+   */
   fail(ex: Exchange): void {
     if (this.#requests.size > 1) {
       // Others share the connection: end just this one, with a failure status.
@@ -196,7 +199,6 @@ export class Connection implements Host {
       this.ended(ex);
       return;
     }
-    // Alone: close without END_REQUEST, the one signal every web server reads as a failed response.
     ex.out.abandon();
     this.ended(ex);
     this.#close();
@@ -275,19 +277,14 @@ export class Connection implements Host {
    * Sends what is queued, then closes our side. The peer may still be sending (a body the handler
    * never read, with Caddy writing STDIN after the response): closing the socket with unread data
    * would reset the connection and lose the response, so its bytes are read and dropped until it
-   * closes too, or goes quiet for LINGER_MS.
+   * closes too, or the output has left and it has been quiet for a while (core/closing.ts).
    */
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.resume();
     this.#conn.close();
-    this.#lingerOn();
-  }
-
-  #lingerOn(): void {
-    clearTimeout(this.#linger);
-    this.#linger = unref(setTimeout(() => this.#conn.destroy(), LINGER_MS));
+    this.#closing = new Closing(this.#conn, this.settings);
   }
 
   /** The connection is gone: every request still active is aborted. */
@@ -298,25 +295,7 @@ export class Connection implements Host {
   }
 }
 
-const unrefTimer = (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer;
-
-/**
- * A timer that does not by itself keep the process alive: an open socket does, and a worker whose
- * server has closed may exit without waiting out a linger. Node and Bun timers are objects with
- * unref(); Deno's are numbers, unref'd with Deno.unrefTimer.
- */
-export function unref<T>(timer: T): T {
-  if (typeof timer === "number") unrefTimer?.(timer);
-  else (timer as { unref?: () => void }).unref?.();
-  return timer;
-}
-
 /** A body piece as a view the body may keep; EMPTY, the stream's end, for an empty range. */
 function piece(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return start === end ? EMPTY : bytes.subarray(start, end);
-}
-
-function peer(remote: RemoteAddr | undefined): string {
-  if (!remote) return "";
-  return remote.family === "unix" ? ` from ${remote.address || "unix socket"}` : ` from ${remote.address}:${remote.port}`;
 }

@@ -225,7 +225,7 @@ export class Exchange {
     let request: Request;
     try {
       const list = headerList(env, headers);
-      // GET is the default: naming it costs the method normalization (2 µs on Deno).
+      // GET is the default: naming it costs the method normalization (on Deno, dearly).
       const init: RequestInit = method === "GET" ? { headers: list } : { method, headers: list };
       const url = requestUrl(env);
       const onSkip = (message: string) => this.#log("warn", message);

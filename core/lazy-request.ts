@@ -1,7 +1,7 @@
 // The handler's Request, made only when the handler asks for more than its url, method or signal
-// (option lazyRequest; the CLI's default). The runtime's Request costs about 7 µs on Node
-// 24 and 12 on Deno with a web server's usual headers (bench/inproc.ts), a quarter of a small
-// answer, and a handler that routes on the URL alone never needs it. Anything else asked of a
+// (option lazyRequest; the CLI's default). The runtime's Request, with a web server's
+// usual headers, costs a quarter of a small answer (bench/inproc.ts; bench/PROFILE.md),
+// and a handler that routes on the URL alone never needs it. Anything else asked of a
 // lazy one (headers, body, clone(), any property of the runtime's Request.prototype, util.inspect)
 // builds the runtime's Request once, from the same parts, and delegates to it.
 //
@@ -34,7 +34,7 @@ function native(): typeof Request {
 /** The URL as a Request serializes it, or null for one left to the runtime (unparsable, credentials). */
 function plainHref(url: string): string | null {
   // The last answer is kept: a web server sends the same URL again and again (a health check, an
-  // API route), and comparing the string costs a fraction of parsing it (5-7 % of a small answer).
+  // API route), and comparing the string costs a fraction of parsing it.
   if (url === lastUrl) return lastHref;
   let href: string | null;
   try {
@@ -245,8 +245,8 @@ function link(): void {
  * Request given to either is the real one to the runtime. The CLI calls it before it loads the app,
  * so that copies the app or its libraries take are the wrappers. Taking `fetch` costs nothing on
  * any runtime; a `Request` the runtime defines lazily (a getter: Deno, Node 20) is wrapped when it
- * is first read, as it would have loaded then (2 MiB on Deno). Node 24 must pass false: even
- * reading its Request's descriptor loads undici (17 MiB), so installLazyRequest() wraps it later.
+ * is first read, as it would have loaded then (idle RSS on Deno). Node 24 must pass false: even
+ * reading its Request's descriptor loads undici, so installLazyRequest() wraps it later.
  */
 export function wrapGlobals(request = true): void {
   wrapFetch();

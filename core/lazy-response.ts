@@ -1,8 +1,8 @@
 // A stand-in for the global Response (option lazyResponse; the CLI's default), as Node's HTTP
 // adapters install one (@hono/node-server by default, srvx): `new Response(text or bytes, init)`
 // only checks and records its parts, and the worker writes them as they are. Node's own Response
-// copies the body and builds a byte stream for it at construction (about 10 µs for 13 bytes, 150
-// µs for 256 KiB), most of what a small answer costs there; on Bun and Deno the runtime's
+// copies the body and builds a byte stream for it at construction, whatever its size: most of
+// what a small answer costs there; on Bun and Deno the runtime's
 // Response, its Headers and its body stream are a third of a small answer. Anything else done
 // with a response (reading or cloning it, passing it to the runtime) first builds the runtime's
 // Response from the same parts and delegates to it.
@@ -13,7 +13,7 @@ import type { HeaderPairs } from "./response.ts";
 
 /**
  * The runtime's own Response, taken when the lazy one is installed or first needed, not when this
- * module loads: on Node the first touch of the global loads undici (17 MiB), which a worker
+ * module loads: on Node the first touch of the global loads undici, which a worker
  * without --lazy-response then loads only with its first request.
  */
 let Native: typeof Response | undefined;
@@ -43,7 +43,7 @@ const MAX_PLAIN = 32;
  * The pairs `new Headers(init)` would hold, plus `type` as the Content-Type if none is given, for
  * the init apps nearly always pass: none, or a plain object of ordinary string values. Anything
  * else (null) goes to a real Headers, with its own conversions and errors. Making and iterating a
- * Headers costs 0.4 µs on Node and up to 1.5 on Deno per response.
+ * Headers is a cost on every response, highest on Deno.
  */
 function plainHeaders(init: unknown, type: string | undefined): HeaderPairs | null {
   if (init === undefined) return type ? [["content-type", type]] : [];

@@ -170,12 +170,12 @@ export class Output {
    * Encodes the queued runs and END_REQUEST: headers and small content are copied into one
    * buffer (a small response is one cut from a slab, one socket write); content of VIEW_FROM bytes
    * or more goes to the socket as it is, between slices of that buffer. Copying a large body
-   * would cost more than the write itself (a fresh 256 KiB buffer is ~100 µs of page faults).
+   * would cost more than the write itself (a fresh large buffer is paid in page faults).
    */
   #write(): void | Promise<void> {
     const runs = this.#runs;
     let small = this.#endRecord ? END_REQUEST_SIZE : 0;
-    walk(runs, () => (small += HEADER_LEN), (piece) => {
+    walk(runs, (type, length) => (small += HEADER_LEN + padding(type, length)), (piece) => {
       if (piece.length < VIEW_FROM) small += piece.length;
     });
     const lent = small > MAX_CUT ? lend(small) : null; // given back once sent, with the rest
@@ -184,8 +184,11 @@ export class Output {
     const chunks: Uint8Array[] = [];
     let offset = 0;
     let from = 0; // start of the part of buf not yet handed out
+    let pad = 0; // the padding owed behind the record just written
     walk(runs, (type, length) => {
-      writeHeader(buf, offset, type, this.id, length);
+      offset = zeros(buf, offset, pad);
+      pad = padding(type, length);
+      writeHeader(buf, offset, type, this.id, length, pad);
       offset += HEADER_LEN;
     }, (piece) => {
       if (piece.length < VIEW_FROM) {
@@ -197,6 +200,7 @@ export class Output {
       chunks.push(piece);
       from = offset;
     });
+    offset = zeros(buf, offset, pad);
     if (this.#endRecord) offset = writeEndRequest(buf, offset, this.id, this.#appStatus, this.#protocolStatus);
     if (offset > from) chunks.push(from === 0 && offset === buf.length ? buf : buf.subarray(from, offset));
     this.#runs = [];
@@ -223,6 +227,27 @@ export class Output {
   }
 }
 
+/**
+ * STDERR records carry 1-8 bytes of padding and at most STDERR_MAX bytes of content. HAProxy 2.6.12
+ * (Debian 12) corrupts its memory and dies (SIGSEGV) when a STDERR record's content is all that is
+ * left in its read buffer: it swaps that buffer with its own scratch one instead of copying (fixed
+ * upstream by commit 665703d, "mux-fcgi: Don't swap trash and dbuf when handling STDERR records").
+ * It waits for a whole record, padding included, when the record fits in its 16 KB buffer, so
+ * padding means the content is never all there is: a log line just before a close, or alone in a
+ * write mid-stream, is safe. Every front reads padding (PHP-FPM pads every record).
+ */
+const STDERR_MAX = 8 * 1024;
+
+function padding(type: number, length: number): number {
+  return type === Type.STDERR && length > 0 ? 8 - (length & 7) : 0;
+}
+
+/** Writes `n` zero bytes (a record's padding) at `offset`; the slab may hold old bytes. */
+function zeros(buf: Uint8Array, offset: number, n: number): number {
+  if (n > 0) buf.fill(0, offset, offset + n);
+  return offset + n;
+}
+
 /** Texts up to this many chars go to endSmall's char-by-char copy. */
 const SHORT_TEXT = 64;
 const utf8 = new TextEncoder();
@@ -243,7 +268,7 @@ function walk(runs: Run[], header: (type: number, length: number) => void, conte
       let at = 0;
       while (at < part.length) {
         if (room === 0) {
-          room = Math.min(left, MAX_CONTENT);
+          room = Math.min(left, run.type === Type.STDERR ? STDERR_MAX : MAX_CONTENT);
           header(run.type, room);
         }
         const take = Math.min(room, part.length - at);

@@ -21,7 +21,7 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Decodes bytes as UTF-8 (invalid sequences become U+FFFD). Up to 12 ASCII bytes are built by
- * hand; past that TextDecoder is faster on every runtime (measured, 2-5x at 60-100 bytes).
+ * hand; past that TextDecoder is faster on every runtime (measured: bench/PROFILE.md).
  */
 export function decodeText(b: Uint8Array, start: number, end: number): string {
   if (end - start <= 12) {
@@ -192,7 +192,7 @@ export class PairDecoder<C = undefined> {
  * of the same values (method, protocol, server, document root, host), in the same order on every
  * request, so comparing with the pair at the same position spares most decoding and allocation.
  * Their bytes are kept in `slab` (names and values up to SLOT_PART bytes, never a secret value)
- * and compared four at a time: 3-4x faster than comparing a string's char codes with the bytes.
+ * and compared four at a time: faster than comparing a string's char codes with the bytes.
  * Equal bytes decode to equal strings, so a reuse is exact.
  */
 const REMEMBERED = 64;

@@ -11,8 +11,8 @@ export class ProtocolError extends Error {
 
 /**
  * Receives each record's content as `bytes[start, end)`: a range, not a view, since a subarray for
- * BEGIN_REQUEST's content and one for the PARAMS piece cost a small request 2-12 % of its whole
- * in-process path (bench/inproc.ts hello; a subarray is 45-80 ns). For stream types it is
+ * BEGIN_REQUEST's content and one for the PARAMS piece cost a small request a measurable share
+ * of its whole in-process path (bench/inproc.ts hello; bench/PROFILE.md). For stream types it is
  * one piece of a record (never empty) or, for a record with contentLength 0, an empty range: the
  * end of that stream. For other types it is the whole record content. `bytes` is the chunk being
  * parsed (or the parser's own buffer for a record that came in pieces), valid only during the call.

@@ -1,8 +1,8 @@
 // Reusable buffers for output too large for a slab (slab.ts): a large body framed as records
 // (framed.ts: the copy a lazy Response takes of a bytes body, a long text body as UTF-8), and the
 // record buffer of a larger flush. Filling a buffer is cheap; a fresh one per response is not: on
-// Node 24 a 256 KiB body cost 300 µs/request with a new buffer each time (page faults, malloc's
-// trims, GCs paced by external memory) and 130 µs with a warm one. A buffer comes back only
+// Node 24 a new buffer each time more than doubled a 256 KiB body's cost (page faults, malloc's
+// trims, GCs paced by external memory) against a warm one. A buffer comes back only
 // when the socket no longer holds it (Conn.write's `sent`), and never reaches the app: one that
 // does (the app read the body) is simply not given back.
 

@@ -1,4 +1,4 @@
-// FastCGI params → web Request (RFC 3875 rules C1–C12 of notes/fastcgi.md).
+// FastCGI params → web Request (RFC 3875 rules C1–C12, docs/protocol.md).
 
 import type { Params } from "./types.ts";
 
@@ -9,7 +9,7 @@ const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 export const TOKEN: RegExp = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function isForbiddenMethod(method: string): boolean {
-  // The usual methods skip the upper-casing: 25-35 ns a request (a microbenchmark, every runtime).
+  // The usual methods skip the upper-casing, which every request would pay.
   if (method === "GET" || method === "POST" || method === "HEAD") return false;
   return FORBIDDEN_METHODS.has(method.toUpperCase());
 }
@@ -165,7 +165,7 @@ export function joinRepeated(name: string, first: string, next: string): string 
  * that does not.
  *
  * The class is made on first use, not when this module loads: on Node the first touch of
- * `Request` loads undici (17 MiB), which a worker that has served nothing does not need.
+ * `Request` loads undici, which a worker that has served nothing does not need.
  */
 interface RequestClass {
   new (url: string, init: RequestInit): Request;

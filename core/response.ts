@@ -1,4 +1,4 @@
-// Response → CGI header block (rules S1–S8 of notes/fastcgi.md).
+// Response → CGI header block (rules S1–S8, docs/protocol.md).
 
 import { cut, uncut } from "./slab.ts";
 

@@ -1,6 +1,6 @@
 // Small outgoing buffers (a response's header block, a short text body, the records of a small
 // response) cut from shared slabs instead of allocated one by one. A typed array of its own costs a
-// malloc'd backing store: 0.75 µs on Node for 120 bytes and on Deno for any size, about a twentieth
+// malloc'd backing store (on Node for small sizes, on Deno for any size), about a twentieth
 // of a small response. A slab is never written twice: a view handed to a socket stays valid however
 // long the socket holds it, and the slab is freed with its last view. The slabs never reach the
 // app (they hold output only), so nothing can detach them.

@@ -45,8 +45,18 @@ export interface Conn {
    * released when the peer closes too (the readable ends) or on destroy().
    */
   close(): void;
-  /** Closes at once, dropping what is queued; the readable ends. */
+  /**
+   * Closes at once, dropping what is queued; the readable ends. What the kernel already holds
+   * still goes out (no reset): the core destroys a closed connection once `unsent` is 0.
+   */
   destroy(): void;
+  /**
+   * How much of what was written the kernel has not taken yet: 0 once it has all of it, and
+   * falling as it takes some (bytes, or a measure that falls with them). After close() the core
+   * destroys the connection only once it is 0, or once it stops falling for flushTimeout (a peer
+   * that does not read). Optional: without it the core takes it as 0, and may cut a slow reader.
+   */
+  readonly unsent?: number;
   /**
    * Optional: calls back once the connection is released (closed both ways, or destroyed), at once
    * if it already is. It lets the core drop its destroy-after-linger timer, which would otherwise
@@ -118,6 +128,13 @@ export interface WorkerOptions {
   /** Milliseconds a connection with nothing in flight may stay silent before it is closed. 0 (default) leaves it to the web server. */
   idleTimeout?: number;
   /**
+   * Milliseconds a connection the worker closes (after a response without FCGI_KEEP_CONN, a
+   * failed one, or at shutdown) may go with the web server taking none of the output still
+   * queued; then it is dropped, with a log line. Until then it stays open for a slow reader,
+   * however long the whole takes. 0: no bound. Default 60000.
+   */
+  flushTimeout?: number;
+  /**
    * Milliseconds a handler may take, from the end of the params to the end of its response; then
    * request.signal aborts with a TimeoutError and the web server gets 503 (or, mid-response, a
    * failed response). 0 (default) disables.
@@ -133,7 +150,7 @@ export interface WorkerOptions {
   /**
    * Give the handler a lazy Request (core/lazy-request.ts): its url, method and signal cost
    * nothing more, and the runtime's Request is built only when anything else is asked of it
-   * (about 7 µs on Node, 12 on Deno). Also wraps the global `fetch` and `Request` with the first
+   * (a quarter of a small answer). Also wraps the global `fetch` and `Request` with the first
    * request so that they accept it; a copy of either taken before does not, unless wrapGlobals()
    * ran before it was taken (the CLI calls it before it loads the app). Default false (the CLI's
    * default: true).

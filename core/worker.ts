@@ -3,7 +3,8 @@
 // connections, cut off what is left after closeTimeout.
 
 import { allowList } from "./allow.ts";
-import { Connection, unref, type WorkerState } from "./connection.ts";
+import { unref } from "./closing.ts";
+import { Connection, type WorkerState } from "./connection.ts";
 import { installLazyRequest } from "./lazy-request.ts";
 import { installLazyResponse } from "./lazy-response.ts";
 import type { PairLimits } from "./pairs.ts";
@@ -54,6 +55,7 @@ export class Worker implements WorkerState {
   readonly readTimeout: number;
   readonly idleTimeout: number;
   readonly requestTimeout: number;
+  readonly flushTimeout: number;
   readonly allowed: ((address: string) => boolean) | null;
   /** A coarse clock (ms), advanced by the timeout sweep: no clock read per chunk on the hot path. */
   now = 0;
@@ -79,6 +81,7 @@ export class Worker implements WorkerState {
     this.readTimeout = integerOption(options, "readTimeout", 30000, 0);
     this.idleTimeout = integerOption(options, "idleTimeout", 0, 0);
     this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
+    this.flushTimeout = integerOption(options, "flushTimeout", 60000, 0);
     this.allowed = options.allow ? allowList(options.allow) : null;
     this.#lazyResponse = options.lazyResponse ?? false;
     this.lazyRequest = options.lazyRequest ?? false;
@@ -125,7 +128,7 @@ export class Worker implements WorkerState {
   /**
    * Installs the lazy Response and the Request wrappers before the first request's handler runs:
    * not at start, nor for a connection that sends nothing (a health check), because taking the
-   * runtime's Response or Request loads undici (17 MiB) on Node, even reading the global's
+   * runtime's Response or Request loads undici (megabytes of RSS) on Node, even reading the global's
    * property descriptor on Node 24.
    */
   beforeRequest(): void {

@@ -17,7 +17,6 @@ interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
   shutdown(halfClose?: boolean): void;
-  terminate(): void;
   pause?(): void;
   resume?(): void;
   setNoDelay?(enabled: boolean): boolean;
@@ -32,7 +31,7 @@ interface BunGlobal {
 }
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
-/** Bun.file().stat() rather than node:fs, which would cost 4 MiB of idle RSS; it follows symlinks. */
+/** Bun.file().stat() rather than node:fs, which would cost idle RSS; it follows symlinks. */
 async function kindOf(path: string): Promise<PathKind> {
   try {
     return (await Bun.file(path).stat()).isSocket() ? "socket" : "other";
@@ -153,8 +152,19 @@ class BunConn implements Conn {
     else this.#socket.shutdown();
   }
 
+  /** Our queue only: what write() took is the kernel's. Summed when asked (while closing), not kept per write. */
+  get unsent(): number {
+    let n = 0;
+    for (const chunk of this.#queue) n += chunk.length;
+    return n;
+  }
+
+  /**
+   * end(), not terminate(): terminate resets the connection (SO_LINGER 0), and the peer would lose
+   * what its kernel holds unread, up to megabytes of the response.
+   */
   destroy(): void {
-    this.#socket.terminate();
+    this.#socket.end();
     this.onClose();
   }
 }

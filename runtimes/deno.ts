@@ -1,5 +1,5 @@
 // Deno.listen connections → the core's Conn/Listener. Reads use conn.read() into one reused buffer
-// (conn.readable costs 3.5× the CPU); writes go through one ordered queue because every Deno write
+// (conn.readable costs several times the CPU); writes go through one ordered queue because every Deno write
 // is an async op that may be partial. fd 0 goes through node:net (the Node adapter, loaded only
 // then): Deno.listen cannot adopt an fd (and silently binds 0.0.0.0 if asked to).
 
@@ -48,7 +48,7 @@ async function kindOf(path: string): Promise<PathKind> {
 /**
  * Read buffer sizes: each connection starts small and doubles its buffer while reads fill it. A
  * web server that opens a connection per request (nginx past its `keepalive` count) would
- * otherwise allocate 64 KiB per request, and Deno's RSS grew to 440 MiB under that churn.
+ * otherwise allocate 64 KiB per request, and Deno's RSS grew large under that churn.
  */
 const READ_FIRST = 8 * 1024;
 const READ_MAX = 64 * 1024;
@@ -131,9 +131,12 @@ class DenoSocket implements Conn, Source<Uint8Array> {
       while (this.#queue.length > 0) {
         const chunk = this.#queue.shift()!;
         const sent = this.#sent.shift();
-        for (let off = 0; off < chunk.length;) off += await this.#conn.write(off === 0 ? chunk : chunk.subarray(off)); // a view only for a partial write's rest
+        for (let off = 0; off < chunk.length;) {
+          const n = await this.#conn.write(off === 0 ? chunk : chunk.subarray(off)); // a view only for a partial write's rest
+          off += n;
+          this.#queued -= n; // as it leaves: `unsent` must fall while a large chunk goes out
+        }
         sent?.(); // the write op is done with the bytes
-        this.#queued -= chunk.length;
         if (this.#queued <= WRITE_HIGH_WATER) this.#release();
       }
     } catch {
@@ -142,6 +145,10 @@ class DenoSocket implements Conn, Source<Uint8Array> {
     this.#writing = false;
     this.#release();
     if (this.#closing) this.#finish();
+  }
+
+  get unsent(): number {
+    return this.#queued;
   }
 
   #release(): void {
@@ -171,6 +178,7 @@ class DenoSocket implements Conn, Source<Uint8Array> {
     this.#closed = true;
     this.#queue = [];
     this.#sent = [];
+    this.#queued = 0;
     this.#release();
     try {
       this.#conn.close();

@@ -6,7 +6,7 @@
 
 import type { Logger } from "../core/types.ts";
 
-/** Connections open before the first look: a quiet worker never loads node:fs (4 MiB on Bun). */
+/** Connections open before the first look: a quiet worker never loads node:fs (idle RSS on Bun). */
 const FIRST_LOOK = 16;
 /** How close to the limit a look makes the next accept look again; below the limit by more, a warning is re-armed. */
 const MARGIN = 16;

@@ -31,7 +31,7 @@ export class NodeConn implements Conn {
       onReturn: () => socket.resume(),
     });
     this.reusesReadBuffer = readIntoShared(socket, this.readable);
-    if (!this.reusesReadBuffer) socket.on("data", (chunk: Uint8Array) => this.readable.push(chunk));
+    if (!this.reusesReadBuffer) socket.on("data", (chunk: Uint8Array) => this.readable.push(plain(chunk)));
     socket.on("end", () => this.readable.end());
     socket.on("error", (err) => this.readable.fail(err));
     socket.on("close", () => this.readable.end());
@@ -77,6 +77,23 @@ export class NodeConn implements Conn {
     this.#socket.end();
   }
 
+  /**
+   * The stream's buffer, less the write libuv holds, plus what of it libuv has not written yet:
+   * writableLength counts a write until all of it has left, libuv's writeQueueSize falls as it
+   * leaves (a large writev goes out over seconds to a slow reader). Without the stream's count
+   * of the write in flight this counts it twice, still 0 at the end and falling. Deno's node:net
+   * (fd 0) has no writeQueueSize: there it falls as each write completes.
+   */
+  get unsent(): number {
+    const socket = this.#socket;
+    const internals = socket as unknown as { _handle?: { writeQueueSize?: number } | null; _writableState?: { writing?: boolean; writelen?: number } };
+    const queue = internals._handle?.writeQueueSize;
+    if (typeof queue !== "number") return socket.writableLength;
+    const state = internals._writableState;
+    const inFlight = state?.writing && typeof state.writelen === "number" ? state.writelen : 0;
+    return socket.writableLength - inFlight + queue;
+  }
+
   whenReleased(callback: () => void): void {
     if (this.#socket.closed) callback();
     else this.#socket.once("close", callback);
@@ -85,6 +102,17 @@ export class NodeConn implements Conn {
   destroy(): void {
     this.#socket.destroy();
   }
+}
+
+/**
+ * A node:net chunk as a plain Uint8Array over the same bytes. Chunks are Buffers, and
+ * Buffer#slice() is a view, not the copy that Uint8Array#slice() makes: a body piece the core
+ * "copies" with it kept the whole read (Deno over fd 0 and Bun's node:net: arrayBuffer() of a
+ * 10-byte body gave the 335-byte read around it, its records and params). The chunks themselves
+ * are fresh per read, so a view of one is the core's to keep.
+ */
+function plain(chunk: Uint8Array): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 /**
@@ -155,7 +183,7 @@ export function serverListener(server: net.Server, address: string, watch?: Desc
 async function kindOf(path: string): Promise<PathKind> {
   try {
     // Not `import fs from "node:fs"`: an ESM import of node:fs reads every export, loading fs/promises,
-    // streams and readline (+1 MiB idle RSS on Node 24).
+    // streams and readline (idle RSS on Node 24).
     return process.getBuiltinModule("node:fs").lstatSync(path).isSocket() ? "socket" : "other";
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return "none";
@@ -165,7 +193,7 @@ async function kindOf(path: string): Promise<PathKind> {
 
 export async function listen({ address, socketMode, log }: ListenSpec): Promise<Listener> {
   // Taken here, not imported: the CLI is one file on every runtime, and node:net costs Bun and Deno
-  // 4-6 MiB of idle RSS.
+  // idle RSS.
   const server = process.getBuiltinModule("node:net").createServer({ pauseOnConnect: true });
   if (address.kind === "unix") await clearStaleSocket(address.path, kindOf);
   await withSocketMode(socketMode, () =>

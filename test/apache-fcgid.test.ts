@@ -56,7 +56,7 @@ describeFront({
   name: "apache mod_fcgid",
   // mod_fcgid reads the whole body before it starts the request; FcgidOutputBufferSize 0 lets
   // responses stream; /slow writes nothing, so a client that left goes unnoticed.
-  quirks: { serverSoftware: /^Apache\/2\.4\.\S+ .*mod_fcgid\/2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port" },
+  quirks: { serverSoftware: /^Apache\/2\.4\.\S+ .*mod_fcgid\/2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", failedStream: "error-page" },
   start,
   extra(it, ctx) {
     it("runs the shipped config, .htaccess and wrapper verbatim apart from the placeholders", async () => {

@@ -57,7 +57,7 @@ async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT
 
 // Both hosts stream uploads (no CONTENT_LENGTH for a chunked one); /slow writes nothing, so
 // Apache never notices a client that left (it only finds out when it writes).
-const quirks: Quirks = { serverSoftware: /^Apache\/2\.4\./, authorization: "dropped", chunkedUpload: "streamed", streams: false, disconnectAborts: false, host: "port" };
+const quirks: Quirks = { serverSoftware: /^Apache\/2\.4\./, authorization: "dropped", chunkedUpload: "streamed", streams: false, disconnectAborts: false, host: "port", failedStream: "cut" };
 
 const plain: FrontSpec = {
   name: "apache mod_proxy_fcgi",

@@ -33,7 +33,7 @@ describeFront({
   // Caddy passes Authorization and Host as sent, sends CONTENT_LENGTH=-1 for a chunked upload
   // (streamed) and, having no way to tell the worker, leaves a silent handler running when its
   // client goes (a streaming one is stopped at its next write: see below).
-  quirks: { serverSoftware: /^Caddy\/2\./, authorization: "passed", chunkedUpload: "streamed", streams: true, disconnectAborts: false, host: "port" },
+  quirks: { serverSoftware: /^Caddy\/2\./, authorization: "passed", chunkedUpload: "streamed", streams: true, disconnectAborts: false, host: "port", failedStream: "whole" },
   async start(rt, dir) {
     const socket = path.join(dir, "app.sock");
     const worker = await startWorker(rt, [PROBE, "--listen", `unix:${socket}`]);

@@ -63,13 +63,21 @@ interface CgiRun extends Parsed {
   stderr: string;
 }
 
-/** Runs `script` as a CGI program: `env` only, `body` on stdin; resolves when it exits. */
-function runCgi(script: string, env: Record<string, string>, body?: Uint8Array | string | AsyncIterable<Uint8Array>, opts: { kill?: Promise<void> } = {}): Promise<CgiRun> {
+/**
+ * Runs `script` as a CGI program: `env` only, `body` on stdin; resolves when it exits. With
+ * `readAfter`, its stdout is not read for that many ms: the pipe fills and cgi-fcgi, blocked
+ * writing it, stops reading the worker (a web server relaying to a slow client).
+ */
+function runCgi(script: string, env: Record<string, string>, body?: Uint8Array | string | AsyncIterable<Uint8Array>, opts: { kill?: Promise<void>; readAfter?: number } = {}): Promise<CgiRun> {
   // Its own process group: workers that cgi-fcgi -connect starts stay in it (for the cleanup).
   const proc = spawn(script, [], { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
   const out: Buffer[] = [];
   let stderr = "";
   proc.stdout!.on("data", (d: Buffer) => out.push(d));
+  if (opts.readAfter) {
+    proc.stdout!.pause();
+    setTimeout(() => proc.stdout!.resume(), opts.readAfter);
+  }
   proc.stderr!.on("data", (d) => (stderr += d));
   proc.stdin!.on("error", () => {}); // cgi-fcgi may exit before reading all of it
   (async () => {
@@ -200,6 +208,16 @@ for (const rt of runtimes()) {
       assert.ok(Buffer.from(r.body).equals(pattern(n)), "body differs from the expected a-z pattern");
     });
 
+    it("large response read slowly: 8 MiB whose reading starts after 3 s (past the worker's 2 s linger) arrives whole", async () => {
+      // cgi-fcgi sends no FCGI_KEEP_CONN: the worker closes after END_REQUEST, and used to cut the tail
+      // of what cgi-fcgi had not read yet once the connection had been silent for 2 s.
+      const n = 8 * 1024 * 1024 + 3;
+      const r = await runCgi(bridge.file, cgiEnv("GET", `/big?n=${n}`), undefined, { readAfter: 3000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.body.length, n);
+      assert.ok(Buffer.from(r.body).equals(pattern(n)), "body differs from the expected a-z pattern");
+    });
+
     it("zero-length responses: 204, and 200 with an empty body", async () => {
       const none = await cgi("GET", "/empty");
       assert.equal(none.stdout.toString(), "Status: 204 No Content\r\n\r\n");
@@ -262,6 +280,19 @@ for (const rt of runtimes()) {
       assert.equal((await cgi("GET", "/hello")).text, "hello");
       assert.equal(worker.proc.exitCode, null);
     });
+
+    for (const after of [0, 300]) {
+      it(`a stream failing ${after === 0 ? "at once" : `${after} ms`} after its first chunk: the part sent, the error on stderr, exit 253; the worker lives on`, async () => {
+        const r = await cgi("GET", `/stream-fail?after=${after}`);
+        // The worker closes without END_REQUEST: cgi-fcgi has no appStatus to exit with.
+        assert.equal(r.code, 253);
+        assert.equal(r.status, 200);
+        assert.equal(r.text, "partial\n");
+        assert.match(r.stderr, new RegExp(`response body failed mid-way: Error: stream failed on purpose ${after} ms`));
+        assert.equal((await cgi("GET", "/hello")).text, "hello");
+        assert.equal(worker.proc.exitCode, null);
+      });
+    }
 
     it("ctx.log goes to cgi-fcgi's stderr (the web server's error log)", async () => {
       const r = await cgi("GET", "/log");

@@ -100,7 +100,7 @@ async function startSpawn(rt: Runtime, dir: string): Promise<Started> {
 // buffered body at full speed, so a Node 24 or Deno worker's peak RSS grows by 35-42 MiB of
 // not-yet-collected read buffers on a 48 MiB upload (a slow reader stays flat): 96 MiB keeps
 // the check meaningful (the body, if held whole, would show).
-const quirks: Quirks = { serverSoftware: /^h2o\/2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024 };
+const quirks: Quirks = { serverSoftware: /^h2o\/2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024, failedStream: "whole" };
 
 /** Waits until `fn` holds, polling. */
 async function until(fn: () => boolean, what: string, ms = 3000): Promise<void> {

@@ -75,7 +75,7 @@ describeFront({
   // buffer); a bigger chunked body gets 400 from HAProxy (checked below), so the large upload
   // declares its length (chunkedUploadMax).
   // A silent handler is never told its client left (a streaming one is: see below).
-  quirks: { serverSoftware: /^HAProxy 2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", chunkedUploadMax: 15 * 1024 },
+  quirks: { serverSoftware: /^HAProxy 2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", chunkedUploadMax: 15 * 1024, failedStream: "cut" },
   async start(rt, dir) {
     const socket = path.join(dir, "app.sock");
     const worker = await startWorker(rt, [PROBE, "--listen", `unix:${socket}`]);
@@ -195,6 +195,17 @@ describeFront({
         assert.doesNotMatch(trace, /no mpxs for streams_limit to 1/);
       } finally {
         await fresh.stop();
+      }
+    });
+
+    it("a ctx.log() line that ends a write, the stream paused (HAProxy 2.6.12 died on it): the response arrives whole, the line in HAProxy's log", async () => {
+      const res = await get("/stream-log?gap=300");
+      assert.equal(await res.text(), "one\n");
+      assert.equal(await (await get("/hello")).text(), "hello");
+      const deadline = performance.now() + 2000;
+      while (!/a line mid-stream/.test(ctx().log())) {
+        assert.ok(performance.now() < deadline, "no 'a line mid-stream' in HAProxy's log");
+        await sleep(50);
       }
     });
 

@@ -47,7 +47,7 @@ async function start(rt: Runtime, dir: string): Promise<Started> {
 describeFront({
   name: "lighttpd bin-path",
   // As in test/lighttpd.test.ts (not imported: that would register its tests here too).
-  quirks: { serverSoftware: /^lighttpd\/1\./, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024 },
+  quirks: { serverSoftware: /^lighttpd\/1\./, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024, failedStream: "whole" },
   start,
   extra(it, ctx) {
     it("runs examples/lighttpd-spawn.conf and lighttpd-spawn.sh verbatim apart from the placeholders", async () => {

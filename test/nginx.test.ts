@@ -38,11 +38,12 @@ async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT
 }
 
 // Debian's fastcgi_params sends HTTP_HOST $host (no port); other builds pass the Host header.
-const quirks: Quirks = { serverSoftware: /^nginx\//, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: true, host: "either" };
+// A failed response: nginx cuts the client's body only on a keep-conn upstream (docs/nginx.md).
+const quirks: Quirks = { serverSoftware: /^nginx\//, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: true, host: "either", failedStream: "whole" };
 
 const keepConn: FrontSpec = {
   name: "nginx keep-conn",
-  quirks,
+  quirks: { ...quirks, failedStream: "cut" },
   start: (rt, dir) => start(rt, dir, "__PORT__"),
   extra(it, ctx) {
     it("runs examples/nginx.conf verbatim apart from the placeholders", async () => {

@@ -67,7 +67,7 @@ export function expectFor(r: Route, params: Record<string, string>): Expect | un
     case "/ignore-abort": return text("late");
     case "/env": return { status: 200, json: { env: params, frozen: true, role: "responder" } };
     case "/auth":
-      // An Authorizer's 200 goes without a body (F40).
+      // An Authorizer's 200 goes without a body (F42).
       return params.HTTP_AUTHORIZATION === "Bearer good" ? { status: 200, body: "" } : { status: 403, body: "denied" };
     case "/filter": return text(utf8.decode(r.data ?? new Uint8Array(0)).toUpperCase());
     case "/stream-error": return undefined; // may break mid-way

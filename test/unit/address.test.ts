@@ -28,6 +28,17 @@ test(":PORT is loopback 127.0.0.1, *:PORT is 0.0.0.0", () => {
   assert.deepEqual(parseAddress("tcp:*:9000"), { kind: "tcp", host: "0.0.0.0", port: 9000 });
 });
 
+test("PORT alone is :PORT, loopback (PHP-FPM's `listen = 9000`, which would take every address)", () => {
+  assert.deepEqual(parseAddress("9000"), { kind: "tcp", host: "127.0.0.1", port: 9000 });
+  assert.deepEqual(parseAddress("0"), { kind: "tcp", host: "127.0.0.1", port: 0 });
+  assert.deepEqual(parseAddress("65535"), { kind: "tcp", host: "127.0.0.1", port: 65535 });
+  assert.equal(formatAddress(parseAddress("9000")), "tcp:127.0.0.1:9000");
+  throwsAddress("65536", /port must be 0-65535/);
+  throwsAddress("123456", /port must be 0-65535/);
+  throwsAddress("9000x", /has no port/);
+  throwsAddress("tcp:9000", /has no port/);
+});
+
 test("unix:PATH and /abs/path", () => {
   assert.deepEqual(parseAddress("unix:/run/app.sock"), { kind: "unix", path: "/run/app.sock" });
   assert.deepEqual(parseAddress("unix:rel/app.sock"), { kind: "unix", path: "rel/app.sock" });

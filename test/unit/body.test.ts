@@ -187,3 +187,25 @@ test("collect(): a truncated, overlong or failed body rejects, before or after t
   ended.discard(); // a body that ended before the response stays readable (ctx.waitUntil)
   assert.equal((await ended.collect()!).length, 2);
 });
+
+test("pieces that are views of a larger read (a node:net Buffer) are copied, never kept as the whole read", async () => {
+  const { Buffer } = await import("node:buffer");
+  const read = Buffer.from("HEADERS-and-params|body-bytes|more");
+  for (const copyUpTo of [0, Infinity]) {
+    // collect(): one piece not copied at push is copied at the end, and must be the piece alone
+    const whole = new BodySource(1024, -1, () => {}, copyUpTo);
+    whole.push(read.subarray(19, 29));
+    whole.end();
+    const got = await whole.collect();
+    assert.ok(got);
+    assert.equal(got.byteLength, 10);
+    assert.equal(got.buffer.byteLength, 10, "a buffer of its own, not the read around it");
+    assert.equal(Object.getPrototypeOf(got), Uint8Array.prototype);
+  }
+  // a piece copied at push is a plain Uint8Array of its own
+  const streamed = new BodySource(1024, -1, () => {}, Infinity);
+  streamed.push(read.subarray(19, 29));
+  streamed.end();
+  const chunk = (await streamed.stream.getReader().read()).value!;
+  assert.equal(chunk.buffer.byteLength, 10);
+});

@@ -97,6 +97,29 @@ test("nothing after END_REQUEST; reset drops what is queued; abandon writes it w
   assert.deepEqual(cap2.records(), [[Type.STDOUT, 3, 1]]);
 });
 
+test("STDERR records carry 1-8 zero bytes of padding and at most 8 KiB of content (HAProxy 2.6 dies on an unpadded one ending its read); others none", () => {
+  const cap = capture();
+  const out = new Output(cap.sink, 4);
+  out.stdout(new Uint8Array([1, 2, 3]));
+  out.stderr("note\n");
+  out.stderr("12345678".repeat(1000) + "x".repeat(3000)); // joins the run: 11005 bytes, two records
+  out.stdout(new Uint8Array(20000).fill(7)); // a view behind the padding
+  out.stderr("last\n"); // the last record of the write
+  out.flush();
+  const bytes = Buffer.concat(cap.writes);
+  const seen: [number, number, number][] = [];
+  for (let at = 0; at < bytes.length;) {
+    const [type, length, pad] = [bytes[at + 1], bytes.readUInt16BE(at + 4), bytes[at + 6]];
+    assert.ok(bytes.subarray(at + 8 + length, at + 8 + length + pad).every((b) => b === 0), "padding bytes are zero");
+    seen.push([type, length, pad]);
+    at += 8 + length + pad;
+  }
+  assert.deepEqual(seen, [
+    [Type.STDOUT, 3, 0], [Type.STDERR, 8192, 8], [Type.STDERR, 2813, 3], [Type.STDOUT, 20000, 0], [Type.STDERR, 5, 3],
+  ]);
+  assert.equal(new TextDecoder().decode(cap.bytes(Type.STDERR)), "note\n" + "12345678".repeat(1000) + "x".repeat(3000) + "last\n");
+});
+
 test("large content is written as views of the handler's bytes, not copied; headers share one buffer", () => {
   const cap = capture();
   const out = new Output(cap.sink, 5);
