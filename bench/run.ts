@@ -95,6 +95,7 @@ async function checkAndWarm(url: string, scenarios: Scenario[], c: Contender): P
 async function main(): Promise<void> {
   const o = parse();
   const started = Date.now();
+  const commit = measuredCommit(); // the code measured is what is checked out at the start
   let prep: ReturnType<typeof prepare>;
   try {
     prep = prepare(o);
@@ -223,6 +224,7 @@ async function main(): Promise<void> {
   const { summary, markdown } = render({
     date: new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC",
     command: `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
+    commit,
     minutes: (Date.now() - started) / 60000,
     facts: machineFacts({ php: phpFpm, wrk: wrkBin }),
     rounds: o.rounds, duration: o.duration, warmup: o.warmup, transport: o.tcp ? "TCP 127.0.0.1" : "Unix sockets",
@@ -244,3 +246,13 @@ main().catch((err) => {
   log(`bench: ${(err as Error).stack ?? err}`);
   process.exit(1);
 });
+
+/** HEAD's short hash, "(with local changes)" when tracked files differ from it. */
+function measuredCommit(): string {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+  try {
+    return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
+  } catch {
+    return "unknown";
+  }
+}

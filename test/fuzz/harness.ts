@@ -21,19 +21,22 @@ export const RSS_BOUND_MIB = 64;
 /**
  * V8 heap flags for Node and Deno workers: old space 48 MiB and semi-spaces 4 MiB, a heap limit of
  * 60 MiB. Uncapped, V8 grows its heap lazily toward its default limit (up to 4 GiB), so RSS climbs
- * for minutes with nothing leaked (measured: Node 24 +159 MiB after 150 s, flat at +29 MiB under a
- * 40 MiB old space). Capped, a real leak ends in an out-of-memory crash that the fuzzer sees, and RSS
- * measures what the worker holds. Bun (JSC) has no such flag; its RSS stays flat.
+ * for minutes with nothing leaked (measured by hand on 2026-11-21: Node 24 +159 MiB after 150 s, flat
+ * at +29 MiB under a 40 MiB old space; `node test/fuzz/run.ts --runtime node24 --seconds 150 --heap
+ * uncapped`, then `--heap 40`, measure it again). Capped, a real leak ends in an out-of-memory
+ * crash that the fuzzer sees, and RSS measures what the worker holds. Bun (JSC) has no such flag;
+ * its RSS stays flat.
  */
 export const V8_HEAP_FLAGS: string[] = ["--max-old-space-size=48", "--max-semi-space-size=4"];
 
-/** `rt` with its heap capped (V8_HEAP_FLAGS) where the runtime allows it. */
-export function capped(rt: Runtime): Runtime {
-  if (rt.name.startsWith("node")) return { ...rt, cli: (a) => [...V8_HEAP_FLAGS, ...rt.cli(a)] };
+/** `rt` with its heap capped by V8 `flags` (V8_HEAP_FLAGS; none: uncapped) where the runtime allows it. */
+export function capped(rt: Runtime, flags: string[] = V8_HEAP_FLAGS): Runtime {
+  if (!flags.length) return rt;
+  if (rt.name.startsWith("node")) return { ...rt, cli: (a) => [...flags, ...rt.cli(a)] };
   if (rt.name === "deno") {
     return { ...rt, cli: (a) => {
       const [run, ...rest] = rt.cli(a);
-      return [run, `--v8-flags=${V8_HEAP_FLAGS.join(",")}`, ...rest];
+      return [run, `--v8-flags=${flags.join(",")}`, ...rest];
     } };
   }
   return rt;
@@ -199,6 +202,8 @@ export interface FuzzOptions {
   /** Stop at the first failure (CI) instead of restarting the worker and going on. */
   stopOnFailure?: boolean;
   onFailure?: (f: Failure) => void;
+  /** The workers' V8 heap flags (default V8_HEAP_FLAGS; [] runs them uncapped). */
+  heapFlags?: string[];
 }
 
 async function warmUp(address: string): Promise<void> {
@@ -216,8 +221,8 @@ process.on("exit", () => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 
 /** A worker as the fuzzer runs it: heap capped, small limits (WORKER_ARGS), on a loopback port. */
-export async function startFuzzWorker(rt: Runtime): Promise<WorkerProc> {
-  const w = await startWorker(capped(rt), [APP, "--listen", ":0", ...WORKER_ARGS]);
+export async function startFuzzWorker(rt: Runtime, heapFlags: string[] = V8_HEAP_FLAGS): Promise<WorkerProc> {
+  const w = await startWorker(capped(rt, heapFlags), [APP, "--listen", ":0", ...WORKER_ARGS]);
   live.add(w);
   w.exited.then(() => live.delete(w));
   return w;
@@ -251,7 +256,8 @@ function tally(outcomes: Record<string, number>, got: Received): void {
 
 /** Fuzzes one runtime for `seconds`; returns counts, RSS and failures. */
 export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats> {
-  let w: WorkerProc = await startFuzzWorker(rt);
+  const spawnWorker = () => startFuzzWorker(rt, opts.heapFlags);
+  let w: WorkerProc = await spawnWorker();
   const stats: Stats = {
     runtime: rt.name, version: runtimeVersion(rt), cases: 0, valid: 0, seconds: 0, baselineRss: 0, peakRss: 0, rssSamples: [], outcomes: {}, failures: [],
   };
@@ -281,7 +287,7 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
     await dead.stop(1000);
     let culprits = 0;
     for (const c of suspects) {
-      const fresh = await startFuzzWorker(rt);
+      const fresh = await spawnWorker();
       const { errors, down } = await probe(fresh, c);
       await fresh.stop(1000);
       if (down) {
@@ -290,7 +296,7 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
       }
     }
     if (!culprits) for (const c of suspects) fail(c, [...why, `(in flight with ${suspects.length - 1} others; not reproduced alone)`]);
-    w = await startFuzzWorker(rt);
+    w = await spawnWorker();
     logSeen = w.log().length;
   };
 

@@ -3,15 +3,14 @@
 // cases are saved under test/fuzz/regressions/ like `npm run fuzz` does. The raw results go to
 // .tmp/fuzz-results.json, so the section can be written again without fuzzing again (--from).
 //
-//   node test/fuzz/report.ts [--seconds 60] [--runtime all] [--seed N]
+//   node test/fuzz/report.ts [--seconds 60] [--runtime all] [--seed N]   (FUZZ_SEED=N works as --seed N)
 //   node test/fuzz/report.ts --from .tmp/fuzz-results.json
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { writeSection } from "../lib/report.ts";
+import { measuredCommit, writeSection } from "../lib/report.ts";
 import { ROOT, runtimes } from "../lib/workers.ts";
 import { REGRESSIONS, saveRegression } from "./case.ts";
 import { PATTERNS, STYLES } from "./generate.ts";
@@ -37,19 +36,12 @@ const { values: o } = parseArgs({
   },
 });
 
-function git(...args: string[]): string {
-  try {
-    return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-}
-
 async function fuzzAll(): Promise<Results> {
   // The code measured is what is checked out now, at the start.
-  const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
+  const commit = measuredCommit();
   const seconds = Number(o.seconds);
-  const seed = o.seed ? Number(o.seed) : Math.floor(Math.random() * 2 ** 32);
+  const given = o.seed ?? process.env.FUZZ_SEED;
+  const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 32);
   const chosen = runtimes().filter((r) => o.runtime === "all" || o.runtime!.split(",").includes(r.name));
   const stats: Results["stats"] = [];
   for (const rt of chosen) {
@@ -120,9 +112,10 @@ early instead.
 
 **Memory**: RSS (VmRSS from /proc) is read after a warm-up and after every case; it must stay below the warm-up
 value + ${RSS_BOUND_MIB} MiB. Node and Deno workers run with a capped V8 heap (\`${V8_HEAP_FLAGS.join(" ")}\`, a 60 MiB limit):
-uncapped, V8 grows its heap lazily toward its default limit and RSS climbs for minutes with nothing leaked (Node 24:
-+159 MiB after 150 s; flat at +29 MiB under a 40 MiB old space), while under the cap a leak ends in an
-out-of-memory crash that the fuzzer reports. Bun has no such flag; its RSS stays flat.
+uncapped, V8 grows its heap lazily toward its default limit and RSS climbs for minutes with nothing leaked (Node 24,
+measured by hand on 2026-11-21, not by this run: +159 MiB after 150 s; flat at +29 MiB under a 40 MiB old space;
+\`node test/fuzz/run.ts --runtime node24 --seconds 150 --heap uncapped\`, then \`--heap 40\`, measure it again), while
+under the cap a leak ends in an out-of-memory crash that the fuzzer reports. Bun has no such flag; its RSS stays flat.
 
 RSS during the run (seconds: MiB):
 ${list((s) => s.rssSamples.map(([t, b]) => `${t} s ${mib(b)}`).join(", "))}

@@ -2,7 +2,8 @@
 // the counts and the RSS, saves every failing case under test/fuzz/regressions/ (replayed by
 // test/fuzz.test.ts) and prints how to replay it.
 //
-//   node test/fuzz/run.ts --seconds 120 --runtime all [--seed N] [--concurrency 8] [--json FILE]
+//   node test/fuzz/run.ts --seconds 120 --runtime all [--seed N] [--concurrency 8] [--json FILE] [--heap uncapped|MiB]
+//   (FUZZ_SEED=N works as --seed N; --heap runs Node and Deno workers uncapped or with an old space of MiB)
 //   node test/fuzz/run.ts --runtime node24 --replay-seed 123456   one generated case, verbosely
 //   node test/fuzz/run.ts --runtime bun --replay test/fuzz/regressions/FILE.json
 
@@ -13,7 +14,7 @@ import { readRecords } from "../lib/wire.ts";
 import { runtimes } from "../lib/workers.ts";
 import { type Case, fromJson, makeCase, saveRegression } from "./case.ts";
 import { check } from "./check.ts";
-import { alive, fuzzRuntime, RSS_BOUND_MIB, runCase, startFuzzWorker, type Stats } from "./harness.ts";
+import { alive, fuzzRuntime, RSS_BOUND_MIB, runCase, startFuzzWorker, type Stats, V8_HEAP_FLAGS } from "./harness.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -25,11 +26,20 @@ const { values: o } = parseArgs({
     replay: { type: "string" },
     json: { type: "string" },
     "no-save": { type: "boolean", default: false },
+    heap: { type: "string", default: "capped" },
   },
 });
 
 const chosen = runtimes().filter((r) => o.runtime === "all" || o.runtime!.split(",").includes(r.name));
 if (!chosen.length) throw new Error(`no runtime ${o.runtime}; have ${runtimes().map((r) => r.name).join(", ")}`);
+
+/** The workers' V8 heap flags: capped as harness.ts says (the default), uncapped, or an old space of N MiB. */
+function heapFlags(heap: string): string[] {
+  if (heap === "capped") return V8_HEAP_FLAGS;
+  if (heap === "uncapped") return [];
+  if (/^\d+$/.test(heap)) return [`--max-old-space-size=${heap}`];
+  throw new Error(`--heap must be capped, uncapped or a number of MiB, not ${heap}`);
+}
 
 function describe(c: Case): string {
   return `${c.pattern} [${c.mutations.join(", ") || "valid"}] ${c.bytes.length} bytes, ${c.writes.length} writes, close ${c.close} after ${c.sendUpTo}`;
@@ -39,7 +49,7 @@ function describe(c: Case): string {
 async function replayOne(c: Case): Promise<boolean> {
   let ok = true;
   for (const rt of chosen) {
-    const w = await startFuzzWorker(rt);
+    const w = await startFuzzWorker(rt, heapFlags(o.heap!));
     const got = await runCase(w.address, c);
     const errors = check(c, got);
     const down = w.proc.exitCode !== null ? `the worker exited (${w.proc.exitCode})` : await alive(w.address);
@@ -59,14 +69,17 @@ if (o["replay-seed"] || o.replay) {
   const c = o.replay ? fromJson(fs.readFileSync(o.replay, "utf8")) : makeCase(Number(o["replay-seed"]));
   process.exitCode = (await replayOne(c)) ? 0 : 1;
 } else {
-  const seed = o.seed ? Number(o.seed) : Math.floor(Math.random() * 2 ** 32);
-  console.log(`fuzz: seed ${seed} (replay the run with --seed ${seed}), ${o.seconds} s per runtime`);
+  const given = o.seed ?? process.env.FUZZ_SEED;
+  const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 32);
+  const heap = o.heap === "capped" ? "" : `, heap ${o.heap}`;
+  console.log(`fuzz: seed ${seed} (replay the run with --seed ${seed} or FUZZ_SEED=${seed}), ${o.seconds} s per runtime${heap}`);
   const all: Stats[] = [];
   for (const rt of chosen) {
     const stats = await fuzzRuntime(rt, {
       seconds: Number(o.seconds),
       seed,
       concurrency: Number(o.concurrency),
+      heapFlags: heapFlags(o.heap!),
       onFailure(f) {
         console.log(`${rt.name}: FAIL case ${f.seed}: ${describe(f.case)}`);
         for (const e of f.errors) console.log(`  ${e}`);

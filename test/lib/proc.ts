@@ -57,3 +57,14 @@ export async function waitFor<T>(check: () => T | Promise<T>, ms: number, what: 
 export function transferSlack(runtime: string): number {
   return (runtime === "node24" || runtime === "deno" ? 96 : 32) * MiB;
 }
+
+/**
+ * How much a first large transfer of `bytes` may grow a worker's RSS from idle. One that keeps
+ * every body piece until its request ends peaks as high in a warm-up transfer as in the next, so
+ * transferSlack() alone passes it; it grows by all of `bytes`. One that keeps nothing grows by its
+ * garbage and the allocator's: 25-90 MiB for 256 MiB (Node 24 and Deno the most), up to about 150
+ * MiB for 1 GiB from a cold start (docs/reliability.md, cold section).
+ */
+export function transferGrowth(bytes: number): number {
+  return Math.max(bytes * 0.75, 160 * MiB);
+}

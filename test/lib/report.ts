@@ -2,6 +2,7 @@
 // `<!-- NAME:start -->` and `<!-- NAME:end -->`, leaving the rest of the file as it is. Each kind
 // of result (fuzz, faults, soak, limits…) owns one NAME, so their generators never clash.
 
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -27,4 +28,17 @@ export function writeSection(name: string, body: string, file: string = RELIABIL
   else out = `${text.trimEnd()}\n\n${block}\n`;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, out);
+}
+
+/**
+ * The commit being measured: HEAD's short hash, "(with local changes)" when tracked files differ
+ * from it. Read it when a run starts, so that a section names the code that produced its figures.
+ */
+export function measuredCommit(): string {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: path.dirname(RELIABILITY_DOC), encoding: "utf8" }).trim();
+  try {
+    return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
+  } catch {
+    return "unknown";
+  }
 }

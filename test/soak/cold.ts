@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { MiB, rss, rssPeak } from "../lib/proc.ts";
-import { writeSection } from "../lib/report.ts";
+import { measuredCommit, writeSection } from "../lib/report.ts";
 import { canConnect, freePort } from "../lib/server.ts";
 import { download, drained, upload } from "../lib/transfer.ts";
 import { ROOT, runtimes, type Runtime, startWorker } from "../lib/workers.ts";
@@ -174,6 +174,7 @@ const wanted = opt.runtimes?.split(",");
 const list = runtimes().filter((r) => !wanted || wanted.includes(r.name));
 const HTTP_NAMES: Record<string, string> = { bun: "Bun.serve", deno: "Deno.serve" };
 const started = new Date();
+const commit = measuredCommit(); // the code measured is what is checked out now, at the start
 const rows: Row[] = [];
 for (const rt of list) {
   for (const dir of ["up", "down"] as const) {
@@ -202,7 +203,7 @@ const table = [
 const text = [
   "## Large transfers from a cold start",
   "",
-  `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC with \`npm run soak:cold -- --runs ${RUNS}\`, on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}) shared with other jobs.`,
+  `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC on commit \`${commit}\` with \`npm run soak:cold -- --runs ${RUNS}\`, on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}) shared with other jobs.`,
   "",
   `Per runtime, a process started for the one transfer: ${BYTES / MiB} MiB uploaded (POST /count, which counts the body as it`,
   `streams) or ${BYTES / MiB} MiB downloaded (GET /gen, a pull stream of 64 KiB chunks), test/fixtures/faults.js served by fetchcgi`,
@@ -210,7 +211,8 @@ const text = [
   "peak RSS (sampled every 25 ms) above the RSS just before the transfer, after a second's rest. Nothing of the body is kept:",
   "what grows is garbage (the runtime's read buffers, the app's chunks) waiting for a collection that V8 and JavaScriptCore pace",
   "by external memory, and allocator memory not yet given back. The soak's rule (32 MiB above a warm-up peak) is measured",
-  "after a first transfer of the same size for that reason; the table shows what a cold process does, next to the HTTP way.",
+  "after a first transfer of the same size for that reason, and the first may grow RSS by less than 3/4 of its bytes (a",
+  "worker keeping them all grows by all of them); the table shows what a cold process does, next to the HTTP way.",
   "",
   ...table,
 ].join("\n");

@@ -5,7 +5,8 @@
 // down over raw FastCGI, with the worker's RSS sampled. The results go into docs/reliability.md
 // between the soak markers; the exit code is 1 if any runtime broke a rule (errors, non-2xx, RSS
 // growth >= 10 % under load or after the churn, a leaked descriptor, a grown JS heap, a transfer
-// peaking more than 32 MiB above its warm-up peak).
+// peaking more than 32 MiB above its warm-up peak, a first transfer growing RSS from idle by 3/4 of
+// its bytes).
 //
 //   npm run soak -- [--requests 1000000] [--runtimes node24,bun] [--connections 16] [--bytes 1073741824] [--no-doc]
 
@@ -15,9 +16,9 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startNginx, nginxUser } from "../lib/nginx.ts";
-import { fdCount, MiB, rss, rssPeak, transferSlack } from "../lib/proc.ts";
+import { fdCount, MiB, rss, rssPeak, transferGrowth, transferSlack } from "../lib/proc.ts";
 import { fetchRaw } from "../lib/fcgi.ts";
-import { writeSection } from "../lib/report.ts";
+import { measuredCommit, writeSection } from "../lib/report.ts";
 import { download, upload } from "../lib/transfer.ts";
 import { ROOT, runtimes, type Runtime, startWorker, tmpDir, type WorkerProc } from "../lib/workers.ts";
 
@@ -69,8 +70,8 @@ interface Result {
   rssEnd: number;
   fdWarm: number;
   fdEnd: number;
-  up: { warm: number; peak: number; mibps: number };
-  down: { warm: number; peak: number; mibps: number };
+  up: Transfer;
+  down: Transfer;
   failures: string[];
 }
 
@@ -100,17 +101,25 @@ function wrk(url: string, total: number): Promise<WrkResult> {
   });
 }
 
-/** Peak RSS of two equal transfers: the first warms the worker up, the second is measured. */
-async function transfer(pid: number, move: () => Promise<void>): Promise<{ warm: number; peak: number; mibps: number }> {
+/** RSS before two equal transfers and the peak of each: the first warms the worker up, the second is measured. */
+interface Transfer {
+  before: number;
+  warm: number;
+  peak: number;
+  mibps: number;
+}
+
+async function transfer(pid: number, move: () => Promise<void>): Promise<Transfer> {
   const once = async () => {
     const w = rssPeak(pid);
     await move();
     return w.stop();
   };
+  const before = rss(pid);
   const warm = await once();
   const t0 = performance.now();
   const peak = await once();
-  return { warm, peak, mibps: BYTES / MiB / ((performance.now() - t0) / 1000) };
+  return { before, warm, peak, mibps: BYTES / MiB / ((performance.now() - t0) / 1000) };
 }
 
 /** `rt` with the runtime's own collector exposed to the app (for /mem); Bun has Bun.gc anyway. */
@@ -215,6 +224,11 @@ async function soak(rt: Runtime): Promise<Result> {
     const slack = transferSlack(rt.name);
     if (up.peak - up.warm >= slack) failures.push(`upload peak ${mb(up.peak - up.warm)} MiB above warm-up`);
     if (down.peak - down.warm >= slack) failures.push(`download peak ${mb(down.peak - down.warm)} MiB above warm-up`);
+    // A worker that keeps every piece until its request ends peaks as high in the warm-up as in
+    // the measured transfer: it shows as growth from idle by all the bytes (test/bounds.test.ts).
+    const growth = transferGrowth(BYTES);
+    if (up.warm - up.before >= growth) failures.push(`upload grew RSS ${mb(up.warm - up.before)} MiB from idle`);
+    if (down.warm - down.before >= growth) failures.push(`download grew RSS ${mb(down.warm - down.before)} MiB from idle`);
     if (worker.proc.exitCode !== null) failures.push(`worker exited ${worker.proc.exitCode}`);
     return { rt: rt.name, version, wrk: result, churn, quarters, heapWarm, heapEnd, rssWarm, rssEnd, fdWarm, fdEnd, up, down, failures };
   } finally {
@@ -232,18 +246,18 @@ function loadDrift(quarters: number[]): number {
   return (quarters[3] - quarters[0]) / quarters[0];
 }
 
-function section(results: Result[], started: Date, minutes: number): string {
+function section(results: Result[], started: Date, minutes: number, commit: string): string {
   const rows = results.map((r) => {
     const w = r.wrk;
     const c = r.churn;
     const errors = w.connect + w.read + w.write + w.timeout + c.connect + c.read + c.write + c.timeout;
     const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
-    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${r.quarters.map(mb).join(", ")} (${pct(loadDrift(r.quarters))}) | ${mb(r.rssEnd)} (${pct((r.rssEnd - r.quarters[3]) / r.quarters[3])}) | ${mb(r.rssWarm)} | ${mb(r.heapWarm)} → ${mb(r.heapEnd)} | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
+    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${r.quarters.map(mb).join(", ")} (${pct(loadDrift(r.quarters))}) | ${mb(r.rssEnd)} (${pct((r.rssEnd - r.quarters[3]) / r.quarters[3])}) | ${mb(r.rssWarm)} | ${mb(r.heapWarm)} → ${mb(r.heapEnd)} | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.before)} / ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.before)} / ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
   });
   return [
     "## Soak",
     "",
-    `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes.toFixed(0)} min, with \`npm run soak -- --requests ${REQUESTS}\`` +
+    `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes.toFixed(0)} min, on commit \`${commit}\`, with \`npm run soak -- --requests ${REQUESTS}\`` +
       ` (${REQUESTS === 1e6 ? "the full count" : `a reduced count: the default is 1000000`}),` +
       ` on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}) shared with other jobs, so throughput is indicative only.`,
     "",
@@ -254,7 +268,7 @@ function section(results: Result[], started: Date, minutes: number): string {
     "with nginx stopped after the warm-up and at the end, as are the open descriptors (/proc/PID/fd). The JS heap in use after a full collection",
     "(the app's /mem; Node and Deno run with --expose-gc for it) tells a leak of JS objects apart from a heap or allocator that grew.",
     `Then ${BYTES / MiB} MiB uploaded to /count and ${BYTES / MiB} MiB streamed from /gen in 64 KiB chunks over`,
-    "raw FastCGI, twice each: the peak RSS of the first (warm-up) and second run are shown.",
+    "raw FastCGI, twice each: the RSS before them and the peak RSS of the first (warm-up) and second run are shown.",
     "",
     "Rules: all requests answered 2xx, no socket errors, RSS drift under 10 %: growth from the first to the last quarter of the",
     "kept-alive run (the same load), and from there to idle after the churn (RSS that shrinks is memory given back, not a leak);",
@@ -263,9 +277,10 @@ function section(results: Result[], started: Date, minutes: number): string {
     "the JS heap after a full collection,",
     "a measured transfer peaking less than 32 MiB above its warm-up (96 MiB on Node 24 and Deno, whose",
     "external-memory GC pacing overshoots a warm peak by up to ~80 MiB without keeping anything; see transferSlack()",
-    "in test/lib/proc.ts).",
+    "in test/lib/proc.ts), and a warm-up transfer growing RSS from idle by less than 3/4 of its bytes (a worker keeping",
+    "every piece until the request ends would peak as high in both transfers).",
     "",
-    "| runtime | requests (kept-alive + churn) | req/s kept-alive | p99 ms kept-alive | non-2xx | socket errors | RSS MiB at 25/50/75/100 % of the kept-alive run (drift) | RSS MiB idle after the churn (vs 100 %) | RSS MiB idle after the warm-up | JS heap MiB after full GC, warm → end | fds warm → end | upload peak MiB warm / measured | download peak MiB warm / measured | result |",
+    "| runtime | requests (kept-alive + churn) | req/s kept-alive | p99 ms kept-alive | non-2xx | socket errors | RSS MiB at 25/50/75/100 % of the kept-alive run (drift) | RSS MiB idle after the churn (vs 100 %) | RSS MiB idle after the warm-up | JS heap MiB after full GC, warm → end | fds warm → end | upload RSS MiB before / warm-up peak / measured peak | download RSS MiB before / warm-up peak / measured peak | result |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
@@ -274,13 +289,14 @@ function section(results: Result[], started: Date, minutes: number): string {
 const wanted = opt.runtimes?.split(",");
 const list = runtimes().filter((r) => !wanted || wanted.includes(r.name));
 const started = new Date();
+const commit = measuredCommit(); // the code measured is what is checked out now, at the start
 const results: Result[] = [];
 for (const rt of list) {
   const r = await soak(rt);
   results.push(r);
   log(rt, r.failures.length ? `FAIL: ${r.failures.join("; ")}` : "pass");
 }
-const text = section(results, started, (Date.now() - started.getTime()) / 60000);
+const text = section(results, started, (Date.now() - started.getTime()) / 60000, commit);
 if (!opt["no-doc"]) writeSection("soak", text);
 console.log(text);
 process.exitCode = results.some((r) => r.failures.length) ? 1 : 0;
