@@ -4,6 +4,7 @@
 
 import { BodySource } from "./body.ts";
 import { declaredLength, hasBody, isForbiddenMethod, methodOf, parseLength } from "./cgi.ts";
+import { unref } from "./closing.ts";
 import { buildParams } from "./env.ts";
 import { abortHandlerRequest, handlerRequest } from "./handler-request.ts";
 import { Output, type Sink } from "./output.ts";
@@ -156,10 +157,10 @@ export class Exchange implements Responding {
       this.#decoder = null;
       return this.finish(0);
     }
-    this.#graceTimer = setTimeout(() => {
+    this.#graceTimer = unref(setTimeout(() => { // unref: a process whose server closed need not wait
       this.#host.settings.log("warn", `request ${this.id}: handler still running ${this.#host.settings.abortGrace} ms after abort; ending the request`);
       this.finish(1);
-    }, this.#host.settings.abortGrace);
+    }, this.#host.settings.abortGrace));
   }
 
   /**
