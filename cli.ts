@@ -7,10 +7,42 @@ import { beforeAppLoads } from "./core/globals.ts";
 import { host } from "./runtimes/host.ts";
 import { DEFAULT_SOCKET_MODE } from "./runtimes/common.ts";
 import { parseMode } from "./core/address.ts";
+import { OPTIONS, type OptionName, type OptionSpec } from "./core/options.ts";
 
 const VERSION = "0.1.0";
 
-const HELP = `fetchcgi ${VERSION}: run a Fetch handler module as a FastCGI worker (Node, Bun, Deno)
+/** The option list, from the table: each flag, its placeholder, its meaning and default, wrapped. */
+function optionHelp(): string {
+  const lines: string[] = [];
+  const entry = (flag: string, text: string) => {
+    let line = `  ${flag}`.padEnd(HELP_INDENT - 1);
+    for (const word of text.split(" ")) {
+      if (line.length + 1 + word.length > HELP_WIDTH && line.trim() !== "") {
+        lines.push(line);
+        line = " ".repeat(HELP_INDENT - 1);
+      }
+      line += ` ${word}`;
+    }
+    lines.push(line);
+  };
+  for (const spec of Object.values(OPTIONS)) {
+    if (spec.kind === "boolean") {
+      const on = spec.cliDefault ?? spec.default;
+      entry(spec.flag, on ? `the default: ${spec.meaning}` : spec.meaning);
+      entry(`--no-${spec.flag.slice(2)}`, on ? spec.off! : `the default: ${spec.off}`);
+    } else {
+      const shown = spec.shown ?? spec.default;
+      entry(`${spec.flag} ${spec.arg ?? (spec.kind === "ms" ? "MS" : "N")}`, shown === undefined ? spec.meaning : `${spec.meaning} (default: ${shown})`);
+    }
+  }
+  entry("-h, --help", "this text");
+  entry("-v, --version", "the version");
+  return lines.join("\n");
+}
+const HELP_INDENT = 27;
+const HELP_WIDTH = 96;
+
+const help = (): string => `fetchcgi ${VERSION}: run a Fetch handler module as a FastCGI worker (Node, Bun, Deno)
 
 Usage: fetchcgi APP [options]
 
@@ -18,76 +50,30 @@ APP is a module path whose default export is the app: { fetch(request, env, ctx)
 function (request, env, ctx) => Response.
 
 Options:
-  --listen ADDR            where to listen (default: fd 0 when it is a socket, as spawned by
-                           mod_fcgid, lighttpd bin-path or spawn-fcgi). ADDR is one of:
-                             tcp:HOST:PORT, HOST:PORT, [::1]:PORT   TCP
-                             :PORT or PORT                          TCP on 127.0.0.1
-                             unix:PATH or /absolute/path            Unix socket (a stale file
-                                                                    from a dead worker is replaced)
-                             fd:N                                   an inherited listening socket
-  --socket-mode MODE       Unix socket permissions (default 660: the owner and its group,
-                           e.g. the web server's, may connect; applied before it accepts)
-  --max-conns N            concurrent connections, advertised as FCGI_MAX_CONNS; more wait to
-                           be accepted until one closes (default 1024)
-  --backlog N              connections that may wait to be accepted (the listen backlog; on Node
-                           and Bun also those held unread past --max-conns); more are refused
-                           (default: the system's maximum, net.core.somaxconn on Linux,
-                           asked for as 65535)
-  --max-requests N         concurrent requests, advertised as FCGI_MAX_REQS; more are answered
-                           OVERLOADED (default 1024)
-  --no-multiplex           one request at a time per connection (FCGI_MPXS_CONNS=0)
-  --max-params-bytes N     total bytes of one request's params (default 262144)
-  --max-params N           params per request (default 1000)
-  --max-param-length N     bytes of one param name or value (default 131072)
-  --body-buffer N          request body bytes buffered for a slow reader before the
-                           connection stops reading (default 262144)
-  --abort-grace MS         how long an aborted handler may run on before END_REQUEST is
-                           sent anyway (default 3000)
-  --close-timeout MS       on SIGTERM/SIGINT/SIGQUIT, how long in-flight requests may
-                           finish before they are cut off (default 10000)
-  --read-timeout MS        a record, once begun, and a request's params must arrive within
-                           MS, else the connection is closed (slowloris); 0 = off (default 30000)
-  --idle-timeout MS        close a connection with nothing in flight after MS of silence;
-                           0 = leave it to the web server (default 0)
-  --request-timeout MS     a handler still running MS after its request arrived is aborted
-                           (request.signal, TimeoutError) and answered 503; 0 = off (default 0)
-  --flush-timeout MS       a connection the worker closes stays open while the web server
-                           reads the rest of the output, however slowly; it is dropped when
-                           the server takes none of it for MS; 0 = no bound (default 60000)
-  --allow LIST             TCP clients allowed to connect: comma-separated IPs and CIDRs,
-                           e.g. 127.0.0.1,::1,10.0.0.0/8 (default: $FCGI_WEB_SERVER_ADDRS
-                           if set, else any). Refusals are logged. Unix sockets are not filtered.
-  --lazy-response          make the global Response a lazy one: text and byte bodies are
-                           written without the runtime's Response and body stream (the
-                           default: a third of a small answer's CPU; see README, "Lazy Response")
-  --no-lazy-response       keep the runtime's own Response
-  --lazy-request           give the handler a lazy Request: the runtime's is built only when
-                           the handler asks for more than url, method or signal (the default;
-                           wraps the global fetch and Request; see README, "Lazy Request")
-  --no-lazy-request        build the runtime's Request for every request
-  -h, --help               this text
-  -v, --version            the version
+${optionHelp()}
+
+ADDR is one of:
+  tcp:HOST:PORT, HOST:PORT, [::1]:PORT   TCP
+  :PORT or PORT                          TCP on 127.0.0.1
+  unix:PATH or /absolute/path            Unix socket (a stale file from a dead worker is replaced)
+  fd:N                                   an inherited listening socket
+With no --listen, fd 0 is used when it is a socket, as spawned by mod_fcgid, lighttpd bin-path
+or spawn-fcgi.
 
 Signals: SIGTERM, SIGINT and SIGQUIT close gracefully (stop accepting, finish requests in
 flight, exit 0); a second signal exits at once. Exit status 1: it could not serve (APP, the
 address); 2: a usage error. Run it directly, not under npx or npm exec: those do not pass
 SIGTERM on, and the worker would be left running.`;
 
-const NUMERIC: Record<string, keyof ServeOptions> = {
-  "--max-conns": "maxConns",
-  "--backlog": "backlog",
-  "--max-requests": "maxRequests",
-  "--max-params-bytes": "maxParamsBytes",
-  "--max-params": "maxParams",
-  "--max-param-length": "maxParamLength",
-  "--body-buffer": "bodyBuffer",
-  "--abort-grace": "abortGrace",
-  "--close-timeout": "closeTimeout",
-  "--read-timeout": "readTimeout",
-  "--idle-timeout": "idleTimeout",
-  "--request-timeout": "requestTimeout",
-  "--flush-timeout": "flushTimeout",
-};
+/** Each flag (`--no-X` too) to its option and, for a switch, the value it sets. */
+const FLAGS = new Map<string, { name: OptionName; spec: OptionSpec; set?: boolean }>();
+for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec][]) {
+  if (spec.kind !== "boolean") FLAGS.set(spec.flag, { name, spec });
+  else {
+    FLAGS.set(spec.flag, { name, spec, set: true });
+    FLAGS.set(`--no-${spec.flag.slice(2)}`, { name, spec, set: false });
+  }
+}
 
 /** A usage error. */
 function fail(message: string): never {
@@ -124,18 +110,14 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
     };
     if (arg === "-h" || arg === "--help") return { options: {}, help: true };
     if (arg === "-v" || arg === "--version") return { options: {}, version: true };
-    if (arg === "--listen") options.listen = take();
-    else if (arg === "--socket-mode") options.socketMode = take();
-    else if (arg === "--no-multiplex") options.multiplex = false;
-    else if (arg === "--lazy-response") options.lazyResponse = true;
-    else if (arg === "--no-lazy-response") options.lazyResponse = false;
-    else if (arg === "--lazy-request") options.lazyRequest = true;
-    else if (arg === "--no-lazy-request") options.lazyRequest = false;
-    else if (arg === "--allow") options.allow = take().split(",");
-    else if (arg in NUMERIC) {
+    const flag = FLAGS.get(arg);
+    if (flag?.set !== undefined) options[flag.name] = flag.set;
+    else if (flag?.spec.kind === "string") options[flag.name] = take();
+    else if (flag?.spec.kind === "list") options[flag.name] = take().split(",");
+    else if (flag) {
       const text = take();
       if (!/^\d+$/.test(text)) fail(`${arg} must be a whole number, got ${JSON.stringify(text)}`);
-      options[NUMERIC[arg]] = Number(text);
+      options[flag.name] = Number(text);
     } else if (arg.startsWith("-")) fail(`unknown option ${arg}`);
     else if (app === undefined) app = arg;
     else fail(`unexpected argument ${JSON.stringify(arg)} (only one APP)`);
@@ -143,8 +125,7 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
   options.allow ??= webServerAddrs();
   // The process is ours: the lazy Response and the lazy Request are the default (as
   // @hono/node-server's lazy Response is).
-  options.lazyResponse ??= true;
-  options.lazyRequest ??= true;
+  for (const [name, spec] of Object.entries(OPTIONS)) if (spec.cliDefault !== undefined) options[name] ??= spec.cliDefault;
   return { app, options: options as ServeOptions };
 }
 
@@ -192,7 +173,7 @@ async function loadApp(spec: string): Promise<{ app: App }> {
 
 async function main(): Promise<void> {
   const parsed = parseArgs(host.args);
-  if (parsed.help) return void console.log(HELP);
+  if (parsed.help) return void console.log(help());
   if (parsed.version) return void console.log(VERSION);
   if (!parsed.app) fail("missing APP (the module to serve)");
   // Before the app loads: the fetch and Request its module scope keeps must be the wrappers.

@@ -10,6 +10,7 @@ import { sourceOf } from "./channel.ts";
 import { unref } from "./closing.ts";
 import { Connection, type WorkerState } from "./connection.ts";
 import { installLazyGlobals } from "./globals.ts";
+import { booleanOption, integerOption } from "./options.ts";
 import type { PairLimits } from "./pairs.ts";
 import type { App, Conn, FetchHandler, Listener, Logger, Server, WorkerOptions } from "./types.ts";
 
@@ -19,14 +20,6 @@ export function toHandler(app: App): FetchHandler {
   if (typeof app === "function") return app;
   if (app && typeof app === "object" && typeof app.fetch === "function") return app.fetch.bind(app);
   throw new TypeError("fetchcgi: the app must be a function (request, env, ctx) => Response or an object with a fetch() method");
-}
-
-function integerOption(options: WorkerOptions, name: keyof WorkerOptions, fallback: number, min = 1): number {
-  const value = options[name] ?? fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new TypeError(`fetchcgi: option ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }
 
 export class Worker implements WorkerState {
@@ -70,23 +63,23 @@ export class Worker implements WorkerState {
   constructor(app: App, options: WorkerOptions = {}) {
     this.handler = toHandler(app);
     this.log = options.log ?? defaultLogger;
-    this.maxConns = integerOption(options, "maxConns", 1024);
-    this.maxRequests = integerOption(options, "maxRequests", 1024);
-    this.multiplex = options.multiplex ?? true;
-    this.maxParamsBytes = integerOption(options, "maxParamsBytes", 256 * 1024, 1024);
-    this.maxParams = integerOption(options, "maxParams", 1000);
-    this.maxParamLength = integerOption(options, "maxParamLength", 128 * 1024, 256);
+    this.maxConns = integerOption(options, "maxConns");
+    this.maxRequests = integerOption(options, "maxRequests");
+    this.multiplex = booleanOption(options, "multiplex");
+    this.maxParamsBytes = integerOption(options, "maxParamsBytes");
+    this.maxParams = integerOption(options, "maxParams");
+    this.maxParamLength = integerOption(options, "maxParamLength");
     this.paramLimits = { maxBytes: this.maxParamsBytes, maxPairs: this.maxParams, maxLength: this.maxParamLength };
-    this.bodyBuffer = integerOption(options, "bodyBuffer", 256 * 1024);
-    this.abortGrace = integerOption(options, "abortGrace", 3000, 0);
-    this.closeTimeout = integerOption(options, "closeTimeout", 10000, 0);
-    this.readTimeout = integerOption(options, "readTimeout", 30000, 0);
-    this.idleTimeout = integerOption(options, "idleTimeout", 0, 0);
-    this.requestTimeout = integerOption(options, "requestTimeout", 0, 0);
-    this.flushTimeout = integerOption(options, "flushTimeout", 60000, 0);
+    this.bodyBuffer = integerOption(options, "bodyBuffer");
+    this.abortGrace = integerOption(options, "abortGrace");
+    this.closeTimeout = integerOption(options, "closeTimeout");
+    this.readTimeout = integerOption(options, "readTimeout");
+    this.idleTimeout = integerOption(options, "idleTimeout");
+    this.requestTimeout = integerOption(options, "requestTimeout");
+    this.flushTimeout = integerOption(options, "flushTimeout");
     this.allowed = options.allow ? allowList(options.allow) : null;
-    this.#lazyResponse = options.lazyResponse ?? false;
-    this.lazyRequest = options.lazyRequest ?? false;
+    this.#lazyResponse = booleanOption(options, "lazyResponse");
+    this.lazyRequest = booleanOption(options, "lazyRequest");
     this.#lazyPending = this.#lazyResponse || this.lazyRequest;
     const timeouts = [this.readTimeout, this.idleTimeout, this.requestTimeout].filter((t) => t > 0);
     this.#sweepPeriod = timeouts.length ? Math.min(1000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 0;

@@ -5,6 +5,7 @@
 // idle RSS (bench/RESULTS.md, idle table). `process` is the global all three provide.
 
 import { parseAddress, parseMode } from "../core/address.ts";
+import { integerOption, OPTIONS } from "../core/options.ts";
 import { defaultLogger, startServer } from "../core/worker.ts";
 import type { Address, App, Listener, Logger, ServeOptions, Server } from "../core/types.ts";
 import { checkBeforeListen, explainListenFailure, ListenError, notASocket, socketInUse } from "./listen-errors.ts";
@@ -19,12 +20,6 @@ import { checkBeforeListen, explainListenFailure, ListenError, notASocket, socke
 export const READ_QUEUE_BYTES: number = 64 * 1024;
 export const byteLength = (chunk: Uint8Array): number => chunk.length;
 
-/**
- * The default backlog: listen(2) caps it at the system's maximum (Linux: net.core.somaxconn, 4096
- * since 5.4). Not INT_MAX: Deno's node:net (an inherited fd on Deno) turns that into 128.
- */
-const DEFAULT_BACKLOG = 65535;
-const MAX_BACKLOG = 0x7fffffff;
 
 export interface ListenSpec {
   address: Address;
@@ -36,7 +31,7 @@ export interface ListenSpec {
 export type ListenFn = (spec: ListenSpec) => Promise<Listener>;
 
 /** A Unix socket's mode when none is given: owner and group (the web server's) may connect, others not. */
-export const DEFAULT_SOCKET_MODE = 0o660;
+export const DEFAULT_SOCKET_MODE = OPTIONS.socketMode.default as number;
 
 /** Builds a runtime's serve() from its listen(); every listen failure becomes a ListenError. */
 export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) => Server {
@@ -48,10 +43,7 @@ export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) 
     else throw new TypeError("fetchcgi: no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)");
     if (options.socketMode !== undefined && address.kind !== "unix") throw new TypeError("fetchcgi: socketMode applies only to a Unix socket path");
     const socketMode = address.kind !== "unix" ? undefined : options.socketMode === undefined ? DEFAULT_SOCKET_MODE : parseMode(options.socketMode);
-    const backlog = options.backlog ?? DEFAULT_BACKLOG;
-    if (!Number.isInteger(backlog) || backlog < 1 || backlog > MAX_BACKLOG) {
-      throw new TypeError(`fetchcgi: option backlog must be an integer from 1 to ${MAX_BACKLOG}, got ${JSON.stringify(options.backlog)}`);
-    }
+    const backlog = integerOption(options, "backlog");
     return startServer(app, () => listenExplained(listen, { address, socketMode, backlog, log }), { ...options, log });
   };
 }
