@@ -11,6 +11,9 @@ import { OPTIONS, type OptionName, type OptionSpec } from "./core/options.ts";
 
 const VERSION = "0.1.0";
 
+const HELP_INDENT = 27;
+const HELP_WIDTH = 94;
+
 /** The option list, from the table: each flag, its placeholder, its meaning and default, wrapped. */
 function optionHelp(): string {
   const lines: string[] = [];
@@ -32,16 +35,13 @@ function optionHelp(): string {
       entry(`--no-${spec.flag.slice(2)}`, on ? spec.off! : `the default: ${spec.off}`);
     } else {
       const shown = spec.shown ?? spec.default;
-      entry(`${spec.flag} ${spec.arg ?? (spec.kind === "ms" ? "MS" : "N")}`, shown === undefined ? spec.meaning : `${spec.meaning} (default: ${shown})`);
+      entry(`${spec.flag} ${spec.arg}`, shown === undefined ? spec.meaning : `${spec.meaning} (default: ${shown})`);
     }
   }
   entry("-h, --help", "this text");
   entry("-v, --version", "the version");
   return lines.join("\n");
 }
-const HELP_INDENT = 27;
-const HELP_WIDTH = 96;
-
 const help = (): string => `fetchcgi ${VERSION}: run a Fetch handler module as a FastCGI worker (Node, Bun, Deno)
 
 Usage: fetchcgi APP [options]
@@ -55,10 +55,11 @@ ${optionHelp()}
 ADDR is one of:
   tcp:HOST:PORT, HOST:PORT, [::1]:PORT   TCP
   :PORT or PORT                          TCP on 127.0.0.1
-  unix:PATH or /absolute/path            Unix socket (a stale file from a dead worker is replaced)
+  unix:PATH or /absolute/path            Unix socket (a stale file from a dead worker
+                                         is replaced)
   fd:N                                   an inherited listening socket
-With no --listen, fd 0 is used when it is a socket, as spawned by mod_fcgid, lighttpd bin-path
-or spawn-fcgi.
+With no --listen, fd 0 is used when it is a socket, as spawned by mod_fcgid, lighttpd
+bin-path or spawn-fcgi.
 
 Signals: SIGTERM, SIGINT and SIGQUIT close gracefully (stop accepting, finish requests in
 flight, exit 0); a second signal exits at once. Exit status 1: it could not serve (APP, the

@@ -14,7 +14,7 @@ export type OptionName = Exclude<keyof WorkerOptions, "log"> | "listen" | "socke
 export interface OptionSpec {
   readonly flag: string;
   readonly kind: OptionKind;
-  /** The value's placeholder in --help and README; integers: N, or MS for milliseconds. */
+  /** The value's placeholder in --help and README; none for a switch. */
   readonly arg?: string;
   /** The library's default; none when it is not a value (fd 0, any client). */
   readonly default?: number | boolean;
@@ -38,36 +38,36 @@ export const OPTIONS: { readonly [K in OptionName]: OptionSpec } = {
     meaning: "where to listen: an ADDR below" },
   socketMode: { flag: "--socket-mode", kind: "string", arg: "MODE", default: 0o660, shown: "660", applies: "listen",
     meaning: "Unix socket permissions, applied before it accepts; 660 lets the owner and its group (e.g. the web server's) connect, and no one else" },
-  maxConns: { flag: "--max-conns", kind: "count", default: 1024, min: 1, applies: "worker",
+  maxConns: { flag: "--max-conns", kind: "count", arg: "N", default: 1024, min: 1, applies: "worker",
     meaning: "concurrent connections, advertised as FCGI_MAX_CONNS; more wait to be accepted until one closes" },
   // Not INT_MAX: listen(2) caps it at the system's maximum anyway (Linux: net.core.somaxconn,
   // 4096 since 5.4), and Deno's node:net (an inherited fd on Deno) turns INT_MAX into 128.
-  backlog: { flag: "--backlog", kind: "count", default: 65535, min: 1, max: 0x7fffffff, shown: "the system's maximum", applies: "listen",
+  backlog: { flag: "--backlog", kind: "count", arg: "N", default: 65535, min: 1, max: 0x7fffffff, shown: "the system's maximum", applies: "listen",
     meaning: "connections that may wait to be accepted (the listen backlog, asked for as 65535 by default, which the system caps: net.core.somaxconn on Linux; on Node and Bun also those held unread past --max-conns); more are refused" },
-  maxRequests: { flag: "--max-requests", kind: "count", default: 1024, min: 1, applies: "worker",
+  maxRequests: { flag: "--max-requests", kind: "count", arg: "N", default: 1024, min: 1, applies: "worker",
     meaning: "concurrent requests, advertised as FCGI_MAX_REQS; more are answered OVERLOADED" },
   multiplex: { flag: "--multiplex", kind: "boolean", default: true, applies: "worker",
     meaning: "several requests at once per connection (FCGI_MPXS_CONNS=1)",
     off: "one request at a time per connection (FCGI_MPXS_CONNS=0)" },
-  maxParamsBytes: { flag: "--max-params-bytes", kind: "bytes", default: 256 * 1024, min: 1024, applies: "worker",
+  maxParamsBytes: { flag: "--max-params-bytes", kind: "bytes", arg: "N", default: 256 * 1024, min: 1024, applies: "worker",
     meaning: "total bytes of one request's params" },
-  maxParams: { flag: "--max-params", kind: "count", default: 1000, min: 1, applies: "worker",
+  maxParams: { flag: "--max-params", kind: "count", arg: "N", default: 1000, min: 1, applies: "worker",
     meaning: "params per request" },
-  maxParamLength: { flag: "--max-param-length", kind: "bytes", default: 128 * 1024, min: 256, applies: "worker",
+  maxParamLength: { flag: "--max-param-length", kind: "bytes", arg: "N", default: 128 * 1024, min: 256, applies: "worker",
     meaning: "bytes of one param name or value" },
-  bodyBuffer: { flag: "--body-buffer", kind: "bytes", default: 256 * 1024, min: 1, applies: "worker",
+  bodyBuffer: { flag: "--body-buffer", kind: "bytes", arg: "N", default: 256 * 1024, min: 1, applies: "worker",
     meaning: "request body bytes buffered for a slow reader before the connection stops reading" },
-  abortGrace: { flag: "--abort-grace", kind: "ms", default: 3000, min: 0, applies: "worker",
+  abortGrace: { flag: "--abort-grace", kind: "ms", arg: "MS", default: 3000, min: 0, applies: "worker",
     meaning: "how long an aborted handler may run on before END_REQUEST is sent anyway" },
-  closeTimeout: { flag: "--close-timeout", kind: "ms", default: 10000, min: 0, applies: "worker",
+  closeTimeout: { flag: "--close-timeout", kind: "ms", arg: "MS", default: 10000, min: 0, applies: "worker",
     meaning: "on SIGTERM/SIGINT/SIGQUIT, how long in-flight requests may finish before they are cut off" },
-  readTimeout: { flag: "--read-timeout", kind: "ms", default: 30000, min: 0, applies: "worker",
+  readTimeout: { flag: "--read-timeout", kind: "ms", arg: "MS", default: 30000, min: 0, applies: "worker",
     meaning: "a record, once begun, and a request's params must arrive within MS, else the connection is closed (slowloris); 0 = off" },
-  idleTimeout: { flag: "--idle-timeout", kind: "ms", default: 0, min: 0, applies: "worker",
+  idleTimeout: { flag: "--idle-timeout", kind: "ms", arg: "MS", default: 0, min: 0, applies: "worker",
     meaning: "close a connection with nothing in flight after MS of silence; 0 = leave it to the web server" },
-  requestTimeout: { flag: "--request-timeout", kind: "ms", default: 0, min: 0, applies: "worker",
+  requestTimeout: { flag: "--request-timeout", kind: "ms", arg: "MS", default: 0, min: 0, applies: "worker",
     meaning: "a handler still running MS after its request arrived is aborted (request.signal, TimeoutError) and answered 503; 0 = off" },
-  flushTimeout: { flag: "--flush-timeout", kind: "ms", default: 60000, min: 0, applies: "worker",
+  flushTimeout: { flag: "--flush-timeout", kind: "ms", arg: "MS", default: 60000, min: 0, applies: "worker",
     meaning: "a connection the worker closes stays open while the web server reads the rest of the output, however slowly; it is dropped when the server takes none of it for MS; 0 = no bound" },
   allow: { flag: "--allow", kind: "list", arg: "LIST", shown: "$FCGI_WEB_SERVER_ADDRS, else any", applies: "worker",
     meaning: "TCP clients allowed to connect: comma-separated IPs and CIDRs, e.g. 127.0.0.1,::1,10.0.0.0/8. Refusals are logged. Unix sockets are not filtered" },

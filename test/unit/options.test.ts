@@ -2,6 +2,7 @@
 // (WorkerOptions, ServeOptions) and the validation must all agree with it.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -37,7 +38,7 @@ function expectedRows(): { flag: string; default: string }[] {
       rows.push({ flag: spec.flag, default: spec.cliDefault ?? spec.default ? "on" : "off" });
       rows.push({ flag: `--no-${spec.flag.slice(2)}`, default: "" });
     } else {
-      rows.push({ flag: `${spec.flag} ${spec.arg ?? (spec.kind === "ms" ? "MS" : "N")}`, default: String(spec.shown ?? spec.default) });
+      rows.push({ flag: `${spec.flag} ${spec.arg}`, default: String(spec.shown ?? spec.default) });
     }
   }
   return rows;
@@ -76,7 +77,8 @@ test("every key of WorkerOptions and ServeOptions is in the table, and every tab
 test("every option has a meaning, an integer one its bounds and default, a switch its --no- meaning", () => {
   for (const [name, spec] of Object.entries(OPTIONS)) {
     assert.ok(spec.meaning && spec.flag.startsWith("--"), name);
-    if (spec.kind === "boolean") assert.ok(spec.off && typeof spec.default === "boolean", name);
+    if (spec.kind === "boolean") assert.ok(spec.off && typeof spec.default === "boolean" && spec.arg === undefined, name);
+    else assert.ok(spec.arg, `${name} has a placeholder`);
     if (spec.kind === "count" || spec.kind === "bytes" || spec.kind === "ms") {
       assert.ok(Number.isInteger(spec.min) && integerOption({}, name as OptionName) === spec.default, name);
     }
@@ -92,4 +94,18 @@ test("integerOption applies the default and refuses what is out of bounds, namin
   assert.throws(() => integerOption({ readTimeout: 1.5 }, "readTimeout"), /readTimeout must be an integer >= 0, got 1.5/);
   assert.throws(() => integerOption({ maxRequests: "8" }, "maxRequests"), /got "8"/);
   assert.throws(() => integerOption({ backlog: 2 ** 31 }, "backlog"), /option backlog must be an integer from 1 to 2147483647, got 2147483648/);
+});
+
+test("--help lists every flag form from the table, with its placeholder and default, inside the prose", () => {
+  const help = execFileSync(process.execPath, [path.join(ROOT, "cli.ts"), "--help"], { encoding: "utf8" });
+  for (const { flag, default: shown } of expectedRows()) {
+    const entry = help.split(/\n(?=  -)/).find((e) => e.startsWith(`  ${flag}  `));
+    assert.ok(entry, `${flag} in --help`);
+    const text = entry.replace(/\s+/g, " ");
+    if (shown === "on") assert.ok(text.includes("the default: "), flag);
+    else if (shown && shown !== "off") assert.ok(text.includes(`(default: ${shown})`), `${flag}: ${text}`);
+  }
+  for (const prose of ["Usage: fetchcgi APP [options]", "ADDR is one of:", "fd:N", "Signals: SIGTERM", "Exit status 1", "not under npx or npm exec"]) {
+    assert.ok(help.includes(prose), prose);
+  }
 });
