@@ -4,7 +4,7 @@
 
 import { sourceOf } from "./channel.ts";
 import { Closing, type ClosingSettings, peer } from "./closing.ts";
-import { Exchange, type Host, type Settings } from "./exchange.ts";
+import { Exchange, type ExchangeHost, type Settings } from "./exchange.ts";
 import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
 import { Requests } from "./requests.ts";
@@ -26,7 +26,7 @@ export interface WorkerState extends Settings, ClosingSettings {
   lingering(c: Connection): void;
 }
 
-export class Connection implements Host {
+export class Connection implements ExchangeHost {
   readonly settings: WorkerState;
   readonly remote: RemoteAddr | undefined;
   readonly copyPiecesUpTo: number;

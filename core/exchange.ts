@@ -33,7 +33,7 @@ export interface Settings {
 }
 
 /** What an exchange needs from its connection. */
-export interface Host extends Sink {
+export interface ExchangeHost extends Sink {
   readonly settings: Settings;
   readonly remote: RemoteAddr | undefined;
   /** Record content up to this many bytes may be a view into a read buffer the connection reuses: such body pieces must be copied. */
@@ -53,7 +53,7 @@ export class Exchange implements Responding {
   readonly role: Role;
   readonly keepConn: boolean;
   readonly out: Output;
-  #host: Host;
+  #host: ExchangeHost;
   // The params in arrival order, made into env when they end.
   #names: string[] = [];
   #values: string[] = [];
@@ -74,7 +74,7 @@ export class Exchange implements Responding {
   begun: number;
   startedAt = -1;
 
-  constructor(host: Host, id: number, role: number, keepConn: boolean, now = 0) {
+  constructor(host: ExchangeHost, id: number, role: number, keepConn: boolean, now = 0) {
     this.#host = host;
     this.id = id;
     this.begun = now;

@@ -57,11 +57,7 @@ export interface Source<T> {
  * ```
  */
 export interface Conn {
-  /**
-   * Chunks in arrival order; ends at EOF. Not pulling is backpressure: the adapter stops reading.
-   * A Source (core/channel.ts's Channel is one) hands each chunk over in the adapter's own call,
-   * without a promise per chunk.
-   */
+  /** Chunks in arrival order, ending at EOF; not pulling is backpressure. A Source (a Channel) saves a promise per chunk. */
   readonly readable: AsyncIterable<Uint8Array> | Source<Uint8Array>;
   /**
    * True when a chunk from `readable` is valid only until the next one is asked for, or from a
@@ -98,19 +94,16 @@ export interface Conn {
   readonly unsent?: number;
   /**
    * Optional: calls back once the connection is released (closed both ways, or destroyed), at once
-   * if it already is. It lets the core drop its destroy-after-linger timer, which would otherwise
-   * keep every closed connection alive for the linger (and in V8's old generation, as garbage).
+   * if it already is, so that the core drops its destroy-after-linger timer early.
    */
   whenReleased?(callback: () => void): void;
   readonly remote?: RemoteAddr;
 }
 
 /**
- * A bound socket handing out connections, as a Source (see Conn.readable) or an AsyncIterable;
- * closing it stops accepting. startServer() takes one. The worker asks for no more while maxConns
- * are open (its sink returns false, or it does not call next()): a listener then accepts no more,
- * so that new connections wait in the kernel's listen queue, or, where its runtime accepts on its
- * own, holds what was accepted unread until the worker asks again.
+ * A bound socket handing out connections (a Source or an AsyncIterable); closing it stops
+ * accepting. startServer() takes one. While maxConns are open the worker asks for no more: accept
+ * none then (they wait in the kernel's queue), or hold what the runtime accepted, unread.
  * @example Connections pushed into a Channel as they arrive
  * ```ts
  * import { Channel } from "fetchcgi/core";
@@ -248,10 +241,8 @@ export interface WorkerOptions {
   /** Milliseconds a connection with nothing in flight may stay silent before it is closed. 0 (default) leaves it to the web server. */
   idleTimeout?: number;
   /**
-   * Milliseconds a connection the worker closes (after a response without FCGI_KEEP_CONN, a
-   * failed one, or at shutdown) may go with the web server taking none of the output still
-   * queued; then it is dropped, with a log line. Until then it stays open for a slow reader,
-   * however long the whole takes. 0: no bound. Default 60000.
+   * Milliseconds a connection the worker closes may go with the web server taking none of the
+   * output still queued; then it is dropped and logged. 0: no bound. Default 60000.
    */
   flushTimeout?: number;
   /**
@@ -261,19 +252,16 @@ export interface WorkerOptions {
    */
   requestTimeout?: number;
   /**
-   * Make the global Response a lazy one (core/lazy-response.ts): `new Response(text or bytes)` in
-   * the app is then written without building the runtime's Response and its body stream: about
-   * a third of a small answer's CPU, most of a large one's. A global change for the whole
-   * process, made when the first request arrives; default false (the CLI's default: true).
+   * Make the global Response a lazy one (core/lazy-response.ts, docs: README): text and bytes are
+   * written without building the runtime's Response. A global change, made with the first
+   * request; default false (the CLI's default: true).
    */
   lazyResponse?: boolean;
   /**
-   * Give the handler a lazy Request (core/lazy-request.ts): its url, method and signal cost
-   * nothing more, and the runtime's Request is built only when anything else is asked of it
-   * (a quarter of a small answer). Also wraps the global `fetch` and `Request` with the first
-   * request so that they accept it; a copy of either taken before does not, unless wrapGlobals()
-   * ran before it was taken (the CLI calls it before it loads the app). Default false (the CLI's
-   * default: true).
+   * Give the handler a lazy Request (core/lazy-request.ts): the runtime's Request is built only when
+   * more than url, method or signal is asked. Wraps the global `fetch` and `Request` so that they
+   * take it (core/globals.ts: call wrapGlobals() before the app loads, as the CLI does). Default
+   * false (the CLI's default: true).
    */
   lazyRequest?: boolean;
   /** TCP peers allowed to connect: IPs and CIDRs, IPv4 and IPv6 (FCGI_WEB_SERVER_ADDRS). Default: any. Unix sockets are not filtered. */
