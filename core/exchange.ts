@@ -13,6 +13,9 @@ import { dropResponse, respond, type Responding, respondText } from "./respond.t
 import { textResponse } from "./response.ts";
 import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
 
+/** The methods a 405 offers. */
+const ALLOWED = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
 export interface Settings {
   readonly handler: FetchHandler;
   readonly log: Logger;
@@ -158,7 +161,8 @@ export class Exchange implements Responding {
       return this.finish(0);
     }
     this.#graceTimer = unref(setTimeout(() => { // unref: a process whose server closed need not wait
-      this.#host.settings.log("warn", `request ${this.id}: handler still running ${this.#host.settings.abortGrace} ms after abort; ending the request`);
+      const { log, abortGrace } = this.#host.settings;
+      log("warn", `request ${this.id}: handler still running ${abortGrace} ms after abort; ending the request`);
       this.finish(1);
     }, this.#host.settings.abortGrace));
   }
@@ -198,6 +202,12 @@ export class Exchange implements Responding {
     void this.#answer(textResponse(status, message));
   }
 
+  /** An incoming stream (STDIN, DATA) of `expected` bytes (-1: unknown). */
+  #stream(expected: number): BodySource {
+    const host = this.#host;
+    return new BodySource(host.settings.bodyBuffer, expected, () => host.resume(), host.copyPiecesUpTo);
+  }
+
   #start(): void {
     this.#started = true;
     const host = this.#host;
@@ -206,18 +216,15 @@ export class Exchange implements Responding {
     const { env, headers } = buildParams(this.#names, this.#values);
     const method = (this.#method = methodOf(env));
     // Its resume callback is made only with a body: most requests have none.
-    if (this.role !== "authorizer" && hasBody(method, env)) {
-      this.#body = new BodySource(host.settings.bodyBuffer, declaredLength(env), () => host.resume(), host.copyPiecesUpTo);
-    }
-    if (this.role === "filter") {
-      this.#data = new BodySource(host.settings.bodyBuffer, parseLength(env.FCGI_DATA_LENGTH), () => host.resume(), host.copyPiecesUpTo);
-    }
+    if (this.role !== "authorizer" && hasBody(method, env)) this.#body = this.#stream(declaredLength(env));
+    if (this.role === "filter") this.#data = this.#stream(parseLength(env.FCGI_DATA_LENGTH));
     if (isForbiddenMethod(method)) {
-      return void this.#answer(new Response(null, { status: 405, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }));
+      return void this.#answer(new Response(null, { status: 405, headers: { allow: ALLOWED } }));
     }
     let request: Request;
     try {
-      request = handlerRequest(host.settings.lazyRequest, env, headers, method, this.#body, (message) => this.#log("warn", message));
+      const onSkip = (message: string) => this.#log("warn", message);
+      request = handlerRequest(host.settings.lazyRequest, env, headers, method, this.#body, onSkip);
     } catch (err) {
       return void this.#answer(textResponse(400, `bad request: ${(err as Error).message}`));
     }
