@@ -7,7 +7,14 @@ import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 
 rmSync("dist", { recursive: true, force: true });
-const common: BuildOptions = { bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["node:*"], logLevel: "warning" };
+const common: BuildOptions = {
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  external: ["node:*"],
+  logLevel: "warning",
+};
 await build({
   ...common,
   entryPoints: ["mod.ts", "core/mod.ts", "runtimes/node.ts", "runtimes/bun.ts", "runtimes/deno.ts"],

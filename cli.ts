@@ -2,12 +2,12 @@
 // The `fetchcgi` command: runs APP's default export as a FastCGI worker on the runtime that starts it.
 //   node dist/cli.js APP --listen ADDR · bun cli.ts APP … · deno run -A cli.ts APP …
 
-import { runtime, serve, type App, type ServeOptions } from "./mod.ts";
+import { type App, runtime, serve, type ServeOptions } from "./mod.ts";
 import { beforeAppLoads } from "./core/globals.ts";
 import { host } from "./runtimes/host.ts";
 import { DEFAULT_SOCKET_MODE } from "./runtimes/common.ts";
 import { parseMode } from "./core/address.ts";
-import { OPTIONS, type OptionName, type OptionSpec } from "./core/options.ts";
+import { type OptionName, OPTIONS, type OptionSpec } from "./core/options.ts";
 
 const VERSION = "0.1.0";
 
@@ -42,7 +42,8 @@ function optionHelp(): string {
   entry("-v, --version", "the version");
   return lines.join("\n");
 }
-const help = (): string => `fetchcgi ${VERSION}: run a Fetch handler module as a FastCGI worker (Node, Bun, Deno)
+const help = (): string =>
+  `fetchcgi ${VERSION}: run a Fetch handler module as a FastCGI worker (Node, Bun, Deno)
 
 Usage: fetchcgi APP [options]
 
@@ -126,7 +127,9 @@ export function parseArgs(args: string[]): { app?: string; options: ServeOptions
   options.allow ??= webServerAddrs();
   // The process is ours: the lazy Response and the lazy Request are the default (as
   // @hono/node-server's lazy Response is).
-  for (const [name, spec] of Object.entries(OPTIONS)) if (spec.cliDefault !== undefined) options[name] ??= spec.cliDefault;
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    if (spec.cliDefault !== undefined) options[name] ??= spec.cliDefault;
+  }
   return { app, options: options as ServeOptions };
 }
 
@@ -165,9 +168,13 @@ async function loadApp(spec: string): Promise<{ app: App }> {
     die(`cannot load ${spec}: ${messageOf(err)}`);
   }
   const app = "default" in mod ? mod.default : mod;
-  if (typeof app === "function" || typeof (app as { fetch?: unknown } | null)?.fetch === "function") return { app: app as App };
-  const what = app === mod ? "has no default export"
-    : app === null || typeof app !== "object" ? `exports default ${app === null ? "null" : `a ${typeof app}`}`
+  if (typeof app === "function" || typeof (app as { fetch?: unknown } | null)?.fetch === "function") {
+    return { app: app as App };
+  }
+  const what = app === mod
+    ? "has no default export"
+    : app === null || typeof app !== "object"
+    ? `exports default ${app === null ? "null" : `a ${typeof app}`}`
     : "exports default an object without a fetch() method";
   die(`${spec} ${what}: export default a { fetch(request, env, ctx) } object or a function`);
 }
@@ -196,7 +203,9 @@ async function main(): Promise<void> {
   } catch (err) {
     die(messageOf(err));
   }
-  const mode = server.address.startsWith("unix:") ? `, mode ${parseMode(parsed.options.socketMode ?? DEFAULT_SOCKET_MODE).toString(8).padStart(3, "0")}` : "";
+  const mode = server.address.startsWith("unix:")
+    ? `, mode ${parseMode(parsed.options.socketMode ?? DEFAULT_SOCKET_MODE).toString(8).padStart(3, "0")}`
+    : "";
   console.error(`fetchcgi: serving ${parsed.app} on ${server.address} (${runtime}${mode})`);
   doing = `serving on ${server.address}`;
   let stopping = false;

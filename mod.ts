@@ -18,8 +18,10 @@ const g = globalThis as { Bun?: unknown; Deno?: unknown };
 export const runtime: RuntimeName = g.Bun ? "bun" : g.Deno ? "deno" : "node";
 
 // Only this runtime's adapter is loaded: another's imports (node:net) would cost Bun and Deno idle RSS.
-const adapter = runtime === "bun" ? () => import("./runtimes/bun.ts")
-  : runtime === "deno" ? () => import("./runtimes/deno.ts")
+const adapter = runtime === "bun"
+  ? () => import("./runtimes/bun.ts")
+  : runtime === "deno"
+  ? () => import("./runtimes/deno.ts")
   : () => import("./runtimes/node.ts");
 
 /**
@@ -34,6 +36,21 @@ const adapter = runtime === "bun" ? () => import("./runtimes/bun.ts")
  * await server.ready;
  * ```
  */
-export const serve: (app: App, options?: ServeOptions) => Server = makeServe(async (spec) => (await adapter()).listen(spec));
+export const serve: (app: App, options?: ServeOptions) => Server = makeServe(async (spec) =>
+  (await adapter()).listen(spec)
+);
 
-export type { App, Context, FetchHandler, Logger, LogLevel, Params, RemoteAddr, Role, RuntimeName, ServeOptions, Server, WorkerOptions } from "./core/types.ts";
+export type {
+  App,
+  Context,
+  FetchHandler,
+  Logger,
+  LogLevel,
+  Params,
+  RemoteAddr,
+  Role,
+  RuntimeName,
+  ServeOptions,
+  Server,
+  WorkerOptions,
+} from "./core/types.ts";

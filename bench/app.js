@@ -12,14 +12,20 @@ function jsonBody() {
   const n = ++counter;
   const items = [];
   for (let i = 0; i < 13; i++) {
-    items.push({ id: n * 13 + i, name: `item ${i}`, price: (i + 1) * 1.25, tags: ["alpha", "beta"], inStock: i % 2 === 0 });
+    items.push({
+      id: n * 13 + i,
+      name: `item ${i}`,
+      price: (i + 1) * 1.25,
+      tags: ["alpha", "beta"],
+      inStock: i % 2 === 0,
+    });
   }
   return { request: n, status: "ok", message: "Hello, World!", items };
 }
 
 async function countBody(body) {
   let n = 0;
-  if (body) for await (const chunk of body) n += chunk.length;
+  if (body) { for await (const chunk of body) n += chunk.length; }
   return n;
 }
 
@@ -35,17 +41,22 @@ export default {
       case "/big":
         return new Response(BIG, { headers: { "content-type": "application/octet-stream" } });
       case "/post": // the whole body in memory, as handlers usually take it
-        return new Response(String((await request.arrayBuffer()).byteLength), { headers: { "content-type": "text/plain" } });
+        return new Response(String((await request.arrayBuffer()).byteLength), {
+          headers: { "content-type": "text/plain" },
+        });
       case "/upload": // streamed: memory must stay flat whatever the size
         return new Response(String(await countBody(request.body)), { headers: { "content-type": "text/plain" } });
       case "/sse": {
         let i = 0;
-        return new Response(new ReadableStream({
-          pull(c) {
-            if (i++ >= SSE_EVENTS) return c.close();
-            c.enqueue(enc.encode(`id: ${i}\ndata: {"n":${i},"msg":"Hello, World!"}\n\n`));
-          },
-        }), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" } });
+        return new Response(
+          new ReadableStream({
+            pull(c) {
+              if (i++ >= SSE_EVENTS) return c.close();
+              c.enqueue(enc.encode(`id: ${i}\ndata: {"n":${i},"msg":"Hello, World!"}\n\n`));
+            },
+          }),
+          { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" } },
+        );
       }
       default:
         return new Response("not found", { status: 404 });

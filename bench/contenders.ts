@@ -40,33 +40,149 @@ const CLI_TS = path.join(ROOT, "cli.ts");
 const PHP_APP = path.join(ROOT, "bench/php/app.php");
 
 export const CONTENDERS: Contender[] = [
-  { name: "fetchcgi-node20", kind: "fcgi", runtime: "node20", keepConn: true, describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }) },
-  { name: "fetchcgi-node24", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 (dist/cli.js; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }) },
-  { name: "fetchcgi-node24-native", kind: "fcgi", runtime: "node24", keepConn: true, describe: "fetchcgi, Node 24 with --no-lazy-request --no-lazy-response (the runtime's own Request and Response)", command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l, "--no-lazy-request", "--no-lazy-response"] }) },
-  { name: "fetchcgi-bun", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun (bun cli.ts; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l] }) },
-  { name: "fetchcgi-deno", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno (deno run -A cli.ts; the lazy Request and Response, the CLI's default)", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l] }) },
-  { name: "fetchcgi-bun-runtime-request", kind: "fcgi", runtime: "bun", keepConn: true, describe: "fetchcgi, Bun with --no-lazy-request: the runtime's Request, the lazy Response", command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l, "--no-lazy-request"] }) },
-  { name: "fetchcgi-deno-runtime-request", kind: "fcgi", runtime: "deno", keepConn: true, describe: "fetchcgi, Deno with --no-lazy-request: the runtime's Request, the lazy Response", command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l, "--no-lazy-request"] }) },
-  { name: "go-fcgi", kind: "fcgi", runtime: "go", keepConn: true, describe: "Go net/http/fcgi (bench/go)", command: (l, ctx) => ({ cmd: ctx.goApp, args: [l] }) },
   {
-    name: "php-fpm", kind: "fcgi", runtime: "php", keepConn: false, params: { SCRIPT_FILENAME: PHP_APP },
-    keepNote: "a PHP-FPM child serves one connection until it closes, so kept connections beyond the pool size starve: run as usually deployed, one connection per request",
+    name: "fetchcgi-node20",
+    kind: "fcgi",
+    runtime: "node20",
+    keepConn: true,
+    describe: "fetchcgi, Node 20 (/usr/bin/node dist/cli.js; the lazy Request and Response, the CLI's default)",
+    command: (l) => ({ cmd: NODE20, args: [CLI_JS, APP, "--listen", l] }),
+  },
+  {
+    name: "fetchcgi-node24",
+    kind: "fcgi",
+    runtime: "node24",
+    keepConn: true,
+    describe: "fetchcgi, Node 24 (dist/cli.js; the lazy Request and Response, the CLI's default)",
+    command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l] }),
+  },
+  {
+    name: "fetchcgi-node24-native",
+    kind: "fcgi",
+    runtime: "node24",
+    keepConn: true,
+    describe: "fetchcgi, Node 24 with --no-lazy-request --no-lazy-response (the runtime's own Request and Response)",
+    command: (l) => ({ cmd: NODE24, args: [CLI_JS, APP, "--listen", l, "--no-lazy-request", "--no-lazy-response"] }),
+  },
+  {
+    name: "fetchcgi-bun",
+    kind: "fcgi",
+    runtime: "bun",
+    keepConn: true,
+    describe: "fetchcgi, Bun (bun cli.ts; the lazy Request and Response, the CLI's default)",
+    command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l] }),
+  },
+  {
+    name: "fetchcgi-deno",
+    kind: "fcgi",
+    runtime: "deno",
+    keepConn: true,
+    describe: "fetchcgi, Deno (deno run -A cli.ts; the lazy Request and Response, the CLI's default)",
+    command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l] }),
+  },
+  {
+    name: "fetchcgi-bun-runtime-request",
+    kind: "fcgi",
+    runtime: "bun",
+    keepConn: true,
+    describe: "fetchcgi, Bun with --no-lazy-request: the runtime's Request, the lazy Response",
+    command: (l) => ({ cmd: BUN, args: [CLI_TS, APP, "--listen", l, "--no-lazy-request"] }),
+  },
+  {
+    name: "fetchcgi-deno-runtime-request",
+    kind: "fcgi",
+    runtime: "deno",
+    keepConn: true,
+    describe: "fetchcgi, Deno with --no-lazy-request: the runtime's Request, the lazy Response",
+    command: (l) => ({ cmd: DENO, args: ["run", "-A", CLI_TS, APP, "--listen", l, "--no-lazy-request"] }),
+  },
+  {
+    name: "go-fcgi",
+    kind: "fcgi",
+    runtime: "go",
+    keepConn: true,
+    describe: "Go net/http/fcgi (bench/go)",
+    command: (l, ctx) => ({ cmd: ctx.goApp, args: [l] }),
+  },
+  {
+    name: "php-fpm",
+    kind: "fcgi",
+    runtime: "php",
+    keepConn: false,
+    params: { SCRIPT_FILENAME: PHP_APP },
+    keepNote:
+      "a PHP-FPM child serves one connection until it closes, so kept connections beyond the pool size starve: run as usually deployed, one connection per request",
     describe: "PHP-FPM, static pool (bench/php/app.php)",
     command: (l, ctx) => ({ cmd: ctx.phpFpm!, args: ["-F", "-R", "-y", phpConfig(l, ctx)] }),
   },
   {
-    name: "node-fastcgi", kind: "fcgi", runtime: "node24", keepConn: false,
-    keepNote: "node-fastcgi 2.0.0 closes the connection after every response: it reads BeginRequest.flags.KEEP_CONN, which fastcgi-stream 1.0.0 calls KEEPCONN",
+    name: "node-fastcgi",
+    kind: "fcgi",
+    runtime: "node24",
+    keepConn: false,
+    keepNote:
+      "node-fastcgi 2.0.0 closes the connection after every response: it reads BeginRequest.flags.KEEP_CONN, which fastcgi-stream 1.0.0 calls KEEPCONN",
     describe: "npm node-fastcgi 2.0.0 on Node 24 + @hono/node-server's adapter (bench/node-fastcgi.js)",
     command: (l) => ({ cmd: NODE24, args: [path.join(ROOT, "bench/node-fastcgi.js"), l] }),
   },
-  { name: "node20-http", kind: "http", runtime: "node20", keepConn: true, describe: "node:http + @hono/node-server on Node 20 (bench/http/node.js, as node24-http)", command: (l) => ({ cmd: NODE20, args: [path.join(ROOT, "bench/http/node.js"), l] }) },
-  { name: "node24-http", kind: "http", runtime: "node24", keepConn: true, describe: "node:http + @hono/node-server on Node 24 (bench/http/node.js; the adapter swaps in its lazy global Request/Response)", command: (l) => ({ cmd: NODE24, args: [path.join(ROOT, "bench/http/node.js"), l] }) },
-  { name: "bun-serve", kind: "http", runtime: "bun", keepConn: true, describe: "Bun.serve (bench/http/bun.js)", command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/http/bun.js"), l] }) },
-  { name: "deno-serve", kind: "http", runtime: "deno", keepConn: true, describe: "Deno.serve (bench/http/deno.js)", command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/http/deno.js"), l] }) },
-  { name: "floor-bun", kind: "fcgi", runtime: "bun", keepConn: true, only: ["hello"], describe: "the floor on Bun: Bun.listen answering every request with canned bytes (bench/floor; hello only)", command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/floor/bun.js"), l] }) },
-  { name: "floor-deno", kind: "fcgi", runtime: "deno", keepConn: true, only: ["hello"], describe: "the floor on Deno: Deno.listen answering every request with canned bytes (bench/floor; hello only)", command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/floor/deno.js"), l] }) },
-  { name: "nginx-static", kind: "static", keepConn: true, only: ["hello"], describe: "nginx alone: return 200 \"Hello, World!\" (the ceiling; hello only)" },
+  {
+    name: "node20-http",
+    kind: "http",
+    runtime: "node20",
+    keepConn: true,
+    describe: "node:http + @hono/node-server on Node 20 (bench/http/node.js, as node24-http)",
+    command: (l) => ({ cmd: NODE20, args: [path.join(ROOT, "bench/http/node.js"), l] }),
+  },
+  {
+    name: "node24-http",
+    kind: "http",
+    runtime: "node24",
+    keepConn: true,
+    describe:
+      "node:http + @hono/node-server on Node 24 (bench/http/node.js; the adapter swaps in its lazy global Request/Response)",
+    command: (l) => ({ cmd: NODE24, args: [path.join(ROOT, "bench/http/node.js"), l] }),
+  },
+  {
+    name: "bun-serve",
+    kind: "http",
+    runtime: "bun",
+    keepConn: true,
+    describe: "Bun.serve (bench/http/bun.js)",
+    command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/http/bun.js"), l] }),
+  },
+  {
+    name: "deno-serve",
+    kind: "http",
+    runtime: "deno",
+    keepConn: true,
+    describe: "Deno.serve (bench/http/deno.js)",
+    command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/http/deno.js"), l] }),
+  },
+  {
+    name: "floor-bun",
+    kind: "fcgi",
+    runtime: "bun",
+    keepConn: true,
+    only: ["hello"],
+    describe: "the floor on Bun: Bun.listen answering every request with canned bytes (bench/floor; hello only)",
+    command: (l) => ({ cmd: BUN, args: [path.join(ROOT, "bench/floor/bun.js"), l] }),
+  },
+  {
+    name: "floor-deno",
+    kind: "fcgi",
+    runtime: "deno",
+    keepConn: true,
+    only: ["hello"],
+    describe: "the floor on Deno: Deno.listen answering every request with canned bytes (bench/floor; hello only)",
+    command: (l) => ({ cmd: DENO, args: ["run", "-A", path.join(ROOT, "bench/floor/deno.js"), l] }),
+  },
+  {
+    name: "nginx-static",
+    kind: "static",
+    keepConn: true,
+    only: ["hello"],
+    describe: 'nginx alone: return 200 "Hello, World!" (the ceiling; hello only)',
+  },
 ];
 
 /** A bare process of `runtime` (bench/idle.js), the baseline for idle RSS; null for other runtimes. */
@@ -100,23 +216,26 @@ function phpConfig(listen: string, ctx: StartContext): string {
   fs.mkdirSync(prefix, { recursive: true });
   const file = path.join(prefix, "php-fpm.conf");
   const root = process.getuid?.() === 0;
-  fs.writeFileSync(file, [
-    "[global]",
-    `pid = ${prefix}/php-fpm.pid`,
-    `error_log = ${prefix}/error.log`,
-    "daemonize = no",
-    "[bench]",
-    root ? "user = root" : "",
-    `listen = ${listen.startsWith("unix:") ? listen.slice(5) : listen.slice(4)}`,
-    "listen.backlog = 4096",
-    "pm = static",
-    `pm.max_children = ${ctx.phpChildren}`,
-    "pm.max_requests = 0",
-    "php_admin_value[post_max_size] = 0", // no limit: the upload scenario sends 64 MiB
-    "php_admin_value[memory_limit] = 256M",
-    "php_admin_value[output_buffering] = 0",
-    "",
-  ].join("\n"));
+  fs.writeFileSync(
+    file,
+    [
+      "[global]",
+      `pid = ${prefix}/php-fpm.pid`,
+      `error_log = ${prefix}/error.log`,
+      "daemonize = no",
+      "[bench]",
+      root ? "user = root" : "",
+      `listen = ${listen.startsWith("unix:") ? listen.slice(5) : listen.slice(4)}`,
+      "listen.backlog = 4096",
+      "pm = static",
+      `pm.max_children = ${ctx.phpChildren}`,
+      "pm.max_requests = 0",
+      "php_admin_value[post_max_size] = 0", // no limit: the upload scenario sends 64 MiB
+      "php_admin_value[memory_limit] = 256M",
+      "php_admin_value[output_buffering] = 0",
+      "",
+    ].join("\n"),
+  );
   return file;
 }
 
@@ -128,7 +247,9 @@ export interface Backend {
 
 function connectable(listen: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = listen.startsWith("unix:") ? net.connect(listen.slice(5)) : net.connect(Number(listen.split(":").pop()), "127.0.0.1");
+    const s = listen.startsWith("unix:")
+      ? net.connect(listen.slice(5))
+      : net.connect(Number(listen.split(":").pop()), "127.0.0.1");
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -141,7 +262,11 @@ function connectable(listen: string): Promise<boolean> {
 export async function startBackend(c: Contender, listen: string, ctx: StartContext): Promise<Backend> {
   const { cmd, args } = c.command!(listen, ctx);
   if (listen.startsWith("unix:")) fs.rmSync(listen.slice(5), { force: true });
-  const proc: ChildProcess = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const proc: ChildProcess = spawn(cmd, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let out = "";
   const keep = (d: Buffer) => {
     out += d;
@@ -150,10 +275,12 @@ export async function startBackend(c: Contender, listen: string, ctx: StartConte
   proc.stdout!.on("data", keep);
   proc.stderr!.on("data", keep);
   let exited = false;
-  const done = new Promise<void>((r) => proc.once("exit", () => {
-    exited = true;
-    r();
-  }));
+  const done = new Promise<void>((r) =>
+    proc.once("exit", () => {
+      exited = true;
+      r();
+    })
+  );
   proc.once("error", (err) => {
     out += `\n${err.message}`;
     exited = true;

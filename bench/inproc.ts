@@ -14,17 +14,35 @@ import type { Conn, FetchHandler } from "../core/types.ts";
 /** The params nginx sends for `wrk` through bench/nginx.ts's config (Debian fastcgi_params). */
 function params(path: string, method = "GET", extra: [string, string][] = []): [string, string][] {
   return [
-    ["QUERY_STRING", ""], ["REQUEST_METHOD", method], ["CONTENT_TYPE", ""], ["CONTENT_LENGTH", ""],
-    ["SCRIPT_NAME", path], ["REQUEST_URI", path], ["DOCUMENT_URI", path], ["DOCUMENT_ROOT", "/usr/share/nginx/html"],
-    ["SERVER_PROTOCOL", "HTTP/1.1"], ["REQUEST_SCHEME", "http"], ["GATEWAY_INTERFACE", "CGI/1.1"],
-    ["SERVER_SOFTWARE", "nginx/1.22.1"], ["REMOTE_ADDR", "127.0.0.1"], ["REMOTE_PORT", "51234"],
-    ["SERVER_ADDR", "127.0.0.1"], ["SERVER_PORT", "8080"], ["SERVER_NAME", "localhost"], ["REDIRECT_STATUS", "200"],
-    ["HTTP_HOST", "127.0.0.1:8080"], ...extra,
+    ["QUERY_STRING", ""],
+    ["REQUEST_METHOD", method],
+    ["CONTENT_TYPE", ""],
+    ["CONTENT_LENGTH", ""],
+    ["SCRIPT_NAME", path],
+    ["REQUEST_URI", path],
+    ["DOCUMENT_URI", path],
+    ["DOCUMENT_ROOT", "/usr/share/nginx/html"],
+    ["SERVER_PROTOCOL", "HTTP/1.1"],
+    ["REQUEST_SCHEME", "http"],
+    ["GATEWAY_INTERFACE", "CGI/1.1"],
+    ["SERVER_SOFTWARE", "nginx/1.22.1"],
+    ["REMOTE_ADDR", "127.0.0.1"],
+    ["REMOTE_PORT", "51234"],
+    ["SERVER_ADDR", "127.0.0.1"],
+    ["SERVER_PORT", "8080"],
+    ["SERVER_NAME", "localhost"],
+    ["REDIRECT_STATUS", "200"],
+    ["HTTP_HOST", "127.0.0.1:8080"],
+    ...extra,
   ];
 }
 
 function request(id: number, pairs: [string, string][], body?: Uint8Array): Uint8Array {
-  const parts = [encodeBeginRequest(id, RoleCode.RESPONDER, KEEP_CONN), encodeRecord(Type.PARAMS, id, encodePairs(pairs)), encodeRecord(Type.PARAMS, id)];
+  const parts = [
+    encodeBeginRequest(id, RoleCode.RESPONDER, KEEP_CONN),
+    encodeRecord(Type.PARAMS, id, encodePairs(pairs)),
+    encodeRecord(Type.PARAMS, id),
+  ];
   if (body) parts.push(encodeRecord(Type.STDIN, id, body));
   parts.push(encodeRecord(Type.STDIN, id));
   return concat(parts);
@@ -91,7 +109,12 @@ const LAZY = process.env.LAZY ?? "";
 const seconds = Number(process.env.SECONDS ?? 2);
 for (const [name, bytes, h] of cases) {
   if (only && !name.startsWith(only)) continue;
-  const worker = new Worker(h, { log: () => {}, readTimeout: 0, lazyRequest: LAZY === "1" || LAZY === "request", lazyResponse: LAZY === "1" || LAZY === "response" });
+  const worker = new Worker(h, {
+    log: () => {},
+    readTimeout: 0,
+    lazyRequest: LAZY === "1" || LAZY === "request",
+    lazyResponse: LAZY === "1" || LAZY === "response",
+  });
   const conn = new CountingConn();
   worker.serveConn(conn);
   let done = 0;

@@ -38,12 +38,31 @@ function ms(text: string): number {
 /** The wrk script for a POST with a body of `bytes` (written once into `dir`). */
 export function postScript(dir: string, bytes: number): string {
   const file = path.join(dir, `post-${bytes}.lua`);
-  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = string.rep("x", ${bytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
+  fs.writeFileSync(
+    file,
+    `wrk.method = "POST"\nwrk.body = string.rep("x", ${bytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
+  );
   return file;
 }
 
-export async function wrk(bin: string, url: string, conns: number, seconds: number, script?: string): Promise<LoadResult> {
-  const args = ["-t", String(Math.min(2, conns)), "-c", String(conns), "-d", `${seconds}s`, "--latency", "--timeout", "10s"];
+export async function wrk(
+  bin: string,
+  url: string,
+  conns: number,
+  seconds: number,
+  script?: string,
+): Promise<LoadResult> {
+  const args = [
+    "-t",
+    String(Math.min(2, conns)),
+    "-c",
+    String(conns),
+    "-d",
+    `${seconds}s`,
+    "--latency",
+    "--timeout",
+    "10s",
+  ];
   if (script) args.push("-s", script);
   const out = await run(bin, [...args, url], (seconds + 30) * 1000);
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
@@ -90,7 +109,14 @@ function targetArgs(t: FcgiTarget): string[] {
   return args;
 }
 
-export async function fcgiload(bin: string, t: FcgiTarget, path: string, conns: number, seconds: number, body = 0): Promise<LoadResult> {
+export async function fcgiload(
+  bin: string,
+  t: FcgiTarget,
+  path: string,
+  conns: number,
+  seconds: number,
+  body = 0,
+): Promise<LoadResult> {
   const args = [...targetArgs(t), "-c", String(conns), "-d", `${seconds}s`, "-path", path];
   if (body) args.push("-body", String(body));
   const r = JSON.parse(await run(bin, args, (seconds + 30) * 1000)) as FcgiloadOut;

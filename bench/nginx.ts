@@ -28,10 +28,13 @@ function server(c: Contender): string {
   let upload: string;
   if (c.kind === "fcgi") {
     const params = Object.entries(c.params ?? {}).map(([k, v]) => `\n            fastcgi_param ${k} ${v};`).join("");
-    pass = `include fastcgi_params;${params}${c.keepConn ? "\n            fastcgi_keep_conn on;" : ""}\n            fastcgi_pass ${up};`;
+    pass = `include fastcgi_params;${params}${
+      c.keepConn ? "\n            fastcgi_keep_conn on;" : ""
+    }\n            fastcgi_pass ${up};`;
     upload = "fastcgi_request_buffering off;";
   } else {
-    pass = `proxy_http_version 1.1;\n            proxy_set_header Connection "";\n            proxy_set_header Host $host;\n            proxy_pass http://${up};`;
+    pass =
+      `proxy_http_version 1.1;\n            proxy_set_header Connection "";\n            proxy_set_header Host $host;\n            proxy_pass http://${up};`;
     upload = "proxy_request_buffering off;";
   }
   // /upload streams the request body on (no spooling to disk first), as a large upload should.
@@ -83,6 +86,11 @@ export interface Front {
 export async function startFront(contenders: Contender[], addresses: Map<string, string>, dir: string): Promise<Front> {
   const template = path.join(dir, "nginx.conf.template");
   fs.writeFileSync(template, nginxConfig(contenders, addresses));
-  const nginx = await startNginx({ template, vars: {}, portVars: contenders.map(portVar), prefix: path.join(dir, "nginx") });
+  const nginx = await startNginx({
+    template,
+    vars: {},
+    portVars: contenders.map(portVar),
+    prefix: path.join(dir, "nginx"),
+  });
   return { nginx, url: (c) => `http://127.0.0.1:${nginx.ports[portVar(c)]}` };
 }

@@ -56,13 +56,25 @@ nginx, and directly with a FastCGI load generator. Prints medians and writes ben
 
 export function parseOptions(argv: string[], contenderNames: string[]): Options {
   const o: Options = {
-    rounds: 3, duration: 1, warmup: 1, scenarios: [...SCENARIOS], conns: [1, 64], fronts: [...FRONTS], tcp: false,
-    uploadBytes: 64 << 20, phpChildren: 8, out: "bench/RESULTS.md", build: true, quick: false,
+    rounds: 3,
+    duration: 1,
+    warmup: 1,
+    scenarios: [...SCENARIOS],
+    conns: [1, 64],
+    fronts: [...FRONTS],
+    tcp: false,
+    uploadBytes: 64 << 20,
+    phpChildren: 8,
+    out: "bench/RESULTS.md",
+    build: true,
+    quick: false,
   };
   const set = new Set<string>();
   const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
   const int = (name: string, v: string, min = 1) => {
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${name} needs a whole number ≥ ${min}, got ${JSON.stringify(v)}`);
+    if (!/^\d+$/.test(v) || Number(v) < min) {
+      throw new Error(`${name} needs a whole number ≥ ${min}, got ${JSON.stringify(v)}`);
+    }
     return Number(v);
   };
   for (let i = 0; i < argv.length; i++) {
@@ -77,23 +89,56 @@ export function parseOptions(argv: string[], contenderNames: string[]): Options 
     };
     set.add(arg);
     switch (arg) {
-      case "-h": case "--help": throw new HelpRequested();
-      case "--quick": o.quick = true; break;
-      case "--rounds": o.rounds = int(arg, take()); break;
-      case "--duration": o.duration = int(arg, take()); break;
-      case "--warmup": o.warmup = int(arg, take(), 0); break;
-      case "--only": o.only = list(take()); break;
-      case "--scenarios": o.scenarios = list(take()) as ScenarioName[]; break;
-      case "--conns": o.conns = list(take()).map((c) => int(arg, c)); break;
-      case "--front": o.fronts = list(take()) as Front[]; break;
-      case "--tcp": o.tcp = true; break;
-      case "--upload-mib": o.uploadBytes = int(arg, take()) << 20; break;
-      case "--php-children": o.phpChildren = int(arg, take()); break;
-      case "--out": o.out = take(); break;
-      case "--json": o.json = take(); break;
-      case "--note": o.note = take(); break;
-      case "--no-build": o.build = false; break;
-      default: throw new Error(`unknown option ${argv[i]}`);
+      case "-h":
+      case "--help":
+        throw new HelpRequested();
+      case "--quick":
+        o.quick = true;
+        break;
+      case "--rounds":
+        o.rounds = int(arg, take());
+        break;
+      case "--duration":
+        o.duration = int(arg, take());
+        break;
+      case "--warmup":
+        o.warmup = int(arg, take(), 0);
+        break;
+      case "--only":
+        o.only = list(take());
+        break;
+      case "--scenarios":
+        o.scenarios = list(take()) as ScenarioName[];
+        break;
+      case "--conns":
+        o.conns = list(take()).map((c) => int(arg, c));
+        break;
+      case "--front":
+        o.fronts = list(take()) as Front[];
+        break;
+      case "--tcp":
+        o.tcp = true;
+        break;
+      case "--upload-mib":
+        o.uploadBytes = int(arg, take()) << 20;
+        break;
+      case "--php-children":
+        o.phpChildren = int(arg, take());
+        break;
+      case "--out":
+        o.out = take();
+        break;
+      case "--json":
+        o.json = take();
+        break;
+      case "--note":
+        o.note = take();
+        break;
+      case "--no-build":
+        o.build = false;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
     }
   }
   if (o.quick) {
@@ -105,9 +150,15 @@ export function parseOptions(argv: string[], contenderNames: string[]): Options 
   // Only a full run replaces bench/RESULTS.md; a quick or partial one writes a report only when asked.
   const partial = ["--quick", "--only", "--scenarios", "--conns", "--front"].some((a) => set.has(a));
   if (partial && !set.has("--out")) o.out = undefined;
-  for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(", ")})`);
-  for (const f of o.fronts) if (!FRONTS.includes(f)) throw new Error(`unknown front ${f} (known: ${FRONTS.join(", ")})`);
-  for (const c of o.only ?? []) if (!contenderNames.includes(c)) throw new Error(`unknown contender ${c} (known: ${contenderNames.join(", ")})`);
+  for (const s of o.scenarios) {
+    if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(", ")})`);
+  }
+  for (const f of o.fronts) {
+    if (!FRONTS.includes(f)) throw new Error(`unknown front ${f} (known: ${FRONTS.join(", ")})`);
+  }
+  for (const c of o.only ?? []) {
+    if (!contenderNames.includes(c)) throw new Error(`unknown contender ${c} (known: ${contenderNames.join(", ")})`);
+  }
   return o;
 }
 

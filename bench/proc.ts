@@ -110,5 +110,9 @@ export function machineCpu(): { busy: number; total: number; steal: number } {
   // user nice system idle iowait irq softirq steal (guest is already inside user)
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = v[3] + v[4];
-  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND, steal: (v[7] ?? 0) / TICKS_PER_SECOND };
+  return {
+    busy: (total - idle) / TICKS_PER_SECOND,
+    total: total / TICKS_PER_SECOND,
+    steal: (v[7] ?? 0) / TICKS_PER_SECOND,
+  };
 }

@@ -6,14 +6,41 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Backend, bareRssMiB, CONTENDERS, type Contender, IDLE_SETTLE_MS, startBackend, type StartContext } from "./contenders.ts";
+import {
+  type Backend,
+  bareRssMiB,
+  type Contender,
+  CONTENDERS,
+  IDLE_SETTLE_MS,
+  startBackend,
+  type StartContext,
+} from "./contenders.ts";
 import { fcgiload, type FcgiTarget, type LoadResult, postScript, upload, wrk } from "./load.ts";
 import { type Front, startFront } from "./nginx.ts";
 import { HELP, HelpRequested, type Options, parseOptions } from "./options.ts";
-import { childrenCpuSeconds, cpuSeconds, machineCpu, ownCpuSeconds, peakRssKiB, resetPeak, rssKiB, tree } from "./proc.ts";
+import {
+  childrenCpuSeconds,
+  cpuSeconds,
+  machineCpu,
+  ownCpuSeconds,
+  peakRssKiB,
+  resetPeak,
+  rssKiB,
+  tree,
+} from "./proc.ts";
 import { type Failure, type IdleRss, type Measurement, render } from "./report.ts";
 import { SCENARIO, type Scenario } from "./scenarios.ts";
-import { buildGo, checkRuntimes, findGo, findNginxBin, findPhpFpm, findWrk, machineFacts, MissingTool, ROOT } from "./tools.ts";
+import {
+  buildGo,
+  checkRuntimes,
+  findGo,
+  findNginxBin,
+  findPhpFpm,
+  findWrk,
+  machineFacts,
+  MissingTool,
+  ROOT,
+} from "./tools.ts";
 
 const log = (s: string) => process.stderr.write(s + "\n");
 
@@ -53,7 +80,13 @@ interface Cell {
 }
 
 /** Runs `load` and samples /proc around it. */
-async function measure(cell: Cell, front: "nginx" | "direct", scenario: string, conns: number, load: () => Promise<LoadResult>): Promise<Measurement> {
+async function measure(
+  cell: Cell,
+  front: "nginx" | "direct",
+  scenario: string,
+  conns: number,
+  load: () => Promise<LoadResult>,
+): Promise<Measurement> {
   const pids = cell.pids();
   const rssBefore = rssKiB(pids);
   resetPeak(pids);
@@ -64,14 +97,25 @@ async function measure(cell: Cell, front: "nginx" | "direct", scenario: string, 
   const b1 = cpuSeconds(after), n1 = cpuSeconds(nginxPids), l1 = childrenCpuSeconds();
   const per = (sec: number) => (r.requests ? (sec * 1e6) / r.requests : NaN);
   return {
-    round: 0, contender: cell.contender.name, front, scenario, conns,
-    requests: r.requests, rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms,
+    round: 0,
+    contender: cell.contender.name,
+    front,
+    scenario,
+    conns,
+    requests: r.requests,
+    rps: r.rps,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
     cpuUsPerReq: scenario === "upload" ? (b1 - b0) * 1e6 : per(b1 - b0),
     nginxUsPerReq: front === "nginx" ? per(n1 - n0) : undefined,
     loadgenUsPerReq: per(l1 - l0),
     peakRssMiB: peakRssKiB(after) / 1024,
     rssBeforeMiB: rssBefore / 1024,
-    errors: r.errors, firstError: r.firstError, seconds: r.seconds, bodyMin: r.bodyMin, bodyMax: r.bodyMax,
+    errors: r.errors,
+    firstError: r.firstError,
+    seconds: r.seconds,
+    bodyMin: r.bodyMin,
+    bodyMax: r.bodyMax,
   };
 }
 
@@ -86,7 +130,9 @@ async function checkAndWarm(url: string, scenarios: Scenario[], c: Contender): P
   // Warm-up: JIT and connection pools, 16 at a time, ~300 requests per route.
   for (const sc of scenarios) {
     const one = async () => {
-      for (let i = 0; i < 20; i++) await (await fetch(url + sc.path, sc.body ? { method: "POST", body: "x".repeat(sc.body) } : {})).arrayBuffer();
+      for (let i = 0; i < 20; i++) {
+        await (await fetch(url + sc.path, sc.body ? { method: "POST", body: "x".repeat(sc.body) } : {})).arrayBuffer();
+      }
     };
     await Promise.all(Array.from({ length: 16 }, one));
   }
@@ -115,7 +161,12 @@ async function main(): Promise<void> {
 
   // Fixed addresses per contender for the whole run (nginx's upstreams point at them).
   const addresses = new Map<string, string>();
-  contenders.forEach((c, i) => addresses.set(c.name, o.tcp ? `tcp:127.0.0.1:${21000 + (process.pid % 500) * 16 + i}` : `unix:${path.join(dir, `${c.name}.sock`)}`));
+  contenders.forEach((c, i) =>
+    addresses.set(
+      c.name,
+      o.tcp ? `tcp:127.0.0.1:${21000 + (process.pid % 500) * 16 + i}` : `unix:${path.join(dir, `${c.name}.sock`)}`,
+    )
+  );
   const scenarios = o.scenarios.filter((s) => s !== "upload").map((s) => SCENARIO[s as keyof typeof SCENARIO]);
   const withUpload = o.scenarios.includes("upload");
   const postLua = postScript(dir, 16384);
@@ -154,7 +205,12 @@ async function main(): Promise<void> {
           backend = await startBackend(c, addresses.get(c.name)!, ctx);
           stopAll.push(backend.stop);
         }
-        const cell: Cell = { contender: c, backend, nginxPids, pids: () => (backend ? tree(backend.pid) : nginxPids()) };
+        const cell: Cell = {
+          contender: c,
+          backend,
+          nginxPids,
+          pids: () => (backend ? tree(backend.pid) : nginxPids()),
+        };
         if (backend && c.runtime) {
           // Idle: started, listening, not one request yet.
           await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
@@ -182,21 +238,51 @@ async function main(): Promise<void> {
           }
           results.push(m);
           const err = m.errors ? `  ⚠ ${m.errors} errors: ${m.firstError ?? ""}` : "";
-          log(`  r${round} ${c.name.padEnd(16)} ${m.front.padEnd(6)} ${`${m.scenario}/${m.conns}`.padEnd(10)} ${m.scenario === "upload" ? `${m.seconds.toFixed(2)} s`.padStart(9) : `${Math.round(m.rps)}/s`.padStart(9)}  cpu ${(m.scenario === "upload" ? m.cpuUsPerReq / 1000 : m.cpuUsPerReq).toFixed(1).padStart(6)} ${m.scenario === "upload" ? "ms" : "µs/req"}  p99 ${m.p99Ms.toFixed(2)} ms  rss ${m.peakRssMiB.toFixed(1)} MiB${err}`);
+          log(
+            `  r${round} ${c.name.padEnd(16)} ${m.front.padEnd(6)} ${`${m.scenario}/${m.conns}`.padEnd(10)} ${
+              m.scenario === "upload" ? `${m.seconds.toFixed(2)} s`.padStart(9) : `${Math.round(m.rps)}/s`.padStart(9)
+            }  cpu ${(m.scenario === "upload" ? m.cpuUsPerReq / 1000 : m.cpuUsPerReq).toFixed(1).padStart(6)} ${
+              m.scenario === "upload" ? "ms" : "µs/req"
+            }  p99 ${m.p99Ms.toFixed(2)} ms  rss ${m.peakRssMiB.toFixed(1)} MiB${err}`,
+          );
         };
         for (const f of o.fronts) {
           if (f === "direct" && c.kind !== "fcgi") continue;
           for (const sc of mine) {
             for (const n of o.conns) {
               if (f === "nginx") {
-                push(await measure(cell, "nginx", sc.name, n, () => wrk(wrkBin!, front!.url(c) + sc.path, n, o.duration, sc.body ? postLua : undefined)), sc);
+                push(
+                  await measure(
+                    cell,
+                    "nginx",
+                    sc.name,
+                    n,
+                    () => wrk(wrkBin!, front!.url(c) + sc.path, n, o.duration, sc.body ? postLua : undefined),
+                  ),
+                  sc,
+                );
               } else {
-                push(await measure(cell, "direct", sc.name, n, () => fcgiload(go.fcgiload, target, sc.path, n, o.duration, sc.body)), sc);
+                push(
+                  await measure(
+                    cell,
+                    "direct",
+                    sc.name,
+                    n,
+                    () => fcgiload(go.fcgiload, target, sc.path, n, o.duration, sc.body),
+                  ),
+                  sc,
+                );
               }
             }
           }
           if (withUpload && (!c.only || c.only.includes("upload"))) {
-            const m = await measure(cell, f, "upload", 1, () => upload(go.fcgiload, f === "nginx" ? front!.url(c) : target, o.uploadBytes));
+            const m = await measure(
+              cell,
+              f,
+              "upload",
+              1,
+              () => upload(go.fcgiload, f === "nginx" ? front!.url(c) : target, o.uploadBytes),
+            );
             const digits = String(o.uploadBytes).length; // the answer is the byte count
             push(m, { size: [digits, digits] } as Scenario);
           }
@@ -220,24 +306,46 @@ async function main(): Promise<void> {
   const stealPct = (cpu1.steal - cpu0.steal) / span * 100;
   const otherLoadPct = Math.max(0, ((cpu1.busy - cpu0.busy) - (cpu1.steal - cpu0.steal) - (own1 - own0)) / span * 100);
 
-  const cells = o.scenarios.flatMap((s): { scenario: string; conns: number }[] => (s === "upload" ? [{ scenario: s, conns: 1 }] : o.conns.map((conns) => ({ scenario: s, conns }))));
-  const { summary, markdown } = render({
-    date: new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC",
-    command: `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
-    commit,
-    minutes: (Date.now() - started) / 60000,
-    facts: machineFacts({ php: phpFpm, wrk: wrkBin }),
-    rounds: o.rounds, duration: o.duration, warmup: o.warmup, transport: o.tcp ? "TCP 127.0.0.1" : "Unix sockets",
-    uploadMiB: o.uploadBytes / 1048576, phpChildren: o.phpChildren, otherLoadPct, stealPct, note: o.note,
-    contenders, cells, idle,
-  }, results, failures);
+  const cells = o.scenarios.flatMap((
+    s,
+  ): {
+    scenario: string;
+    conns: number;
+  }[] => (s === "upload" ? [{ scenario: s, conns: 1 }] : o.conns.map((conns) => ({ scenario: s, conns }))));
+  const { summary, markdown } = render(
+    {
+      date: new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC",
+      command: `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
+      commit,
+      minutes: (Date.now() - started) / 60000,
+      facts: machineFacts({ php: phpFpm, wrk: wrkBin }),
+      rounds: o.rounds,
+      duration: o.duration,
+      warmup: o.warmup,
+      transport: o.tcp ? "TCP 127.0.0.1" : "Unix sockets",
+      uploadMiB: o.uploadBytes / 1048576,
+      phpChildren: o.phpChildren,
+      otherLoadPct,
+      stealPct,
+      note: o.note,
+      contenders,
+      cells,
+      idle,
+    },
+    results,
+    failures,
+  );
   console.log("\n" + summary + "\n");
   if (o.out) {
     fs.writeFileSync(path.resolve(ROOT, o.out), markdown);
     log(`bench: wrote ${o.out}`);
   }
   if (o.json) fs.writeFileSync(path.resolve(ROOT, o.json), JSON.stringify({ results, idle, failures }, null, 1));
-  log(`bench: ${((Date.now() - started) / 60000).toFixed(1)} min; other work used ${otherLoadPct.toFixed(0)} % of the CPU meanwhile, the hypervisor took ${stealPct.toFixed(0)} % (steal)`);
+  log(
+    `bench: ${((Date.now() - started) / 60000).toFixed(1)} min; other work used ${
+      otherLoadPct.toFixed(0)
+    } % of the CPU meanwhile, the hypervisor took ${stealPct.toFixed(0)} % (steal)`,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(failures.length ? 1 : 0);
 }
@@ -251,7 +359,8 @@ main().catch((err) => {
 function measuredCommit(): string {
   const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
   try {
-    return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
+    return git("rev-parse", "--short", "HEAD") +
+      (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
   } catch {
     return "unknown";
   }

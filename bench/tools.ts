@@ -28,7 +28,11 @@ function onPath(names: string[]): string | undefined {
 function need(what: string, names: string[], aptPackage: string): string {
   const found = onPath(names);
   if (!found) {
-    throw new MissingTool(`${what} is not installed (looked for ${names.join(", ")} on PATH and in /usr/sbin): install it with \`apt-get install -y ${aptPackage}\`, or run \`bash bench/setup.sh\` for everything the bench needs`);
+    throw new MissingTool(
+      `${what} is not installed (looked for ${
+        names.join(", ")
+      } on PATH and in /usr/sbin): install it with \`apt-get install -y ${aptPackage}\`, or run \`bash bench/setup.sh\` for everything the bench needs`,
+    );
   }
   return found;
 }
@@ -59,9 +63,15 @@ export const DENO: string = path.join(ROOT, "node_modules/.bin/deno");
 
 export function checkRuntimes(needNode20: boolean): void {
   for (const bin of [NODE24, BUN, DENO]) {
-    if (!fs.existsSync(bin)) throw new MissingTool(`${bin} is missing: run \`npm ci\` (Node 24, Bun and Deno come from npm devDependencies)`);
+    if (!fs.existsSync(bin)) {
+      throw new MissingTool(`${bin} is missing: run \`npm ci\` (Node 24, Bun and Deno come from npm devDependencies)`);
+    }
   }
-  if (needNode20 && !fs.existsSync(NODE20)) throw new MissingTool(`${NODE20} (Node 20, for fetchcgi-node20) is missing: install Node 20 there, or leave it out with --only`);
+  if (needNode20 && !fs.existsSync(NODE20)) {
+    throw new MissingTool(
+      `${NODE20} (Node 20, for fetchcgi-node20) is missing: install Node 20 there, or leave it out with --only`,
+    );
+  }
 }
 
 /** First line of `bin args`, or of its stderr (nginx -v, go version…). */
@@ -75,7 +85,11 @@ export function buildGo(dir: string): { fcgiload: string; goApp: string } {
   const go = findGo();
   const env = { ...process.env, GOPROXY: "off", GOFLAGS: "-mod=mod", GO111MODULE: "on", CGO_ENABLED: "0" };
   const out = { fcgiload: path.join(dir, "fcgiload"), goApp: path.join(dir, "fcgiapp") };
-  execFileSync(go, ["build", "-o", out.fcgiload, "./fcgiload"], { cwd: path.join(ROOT, "bench"), env, stdio: "inherit" });
+  execFileSync(go, ["build", "-o", out.fcgiload, "./fcgiload"], {
+    cwd: path.join(ROOT, "bench"),
+    env,
+    stdio: "inherit",
+  });
   execFileSync(go, ["build", "-o", out.goApp, "./go"], { cwd: path.join(ROOT, "bench"), env, stdio: "inherit" });
   return out;
 }

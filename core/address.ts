@@ -48,7 +48,9 @@ export function parseAddress(spec: string): Address {
     if (colon < 0) throw new AddressError(`listen address ${JSON.stringify(spec)} has no port; use ${FORMS}`);
     host = rest.slice(0, colon);
     port = rest.slice(colon + 1);
-    if (host.includes(":")) throw new AddressError(`listen address ${JSON.stringify(spec)}: write IPv6 hosts in brackets, e.g. [::1]:9000`);
+    if (host.includes(":")) {
+      throw new AddressError(`listen address ${JSON.stringify(spec)}: write IPv6 hosts in brackets, e.g. [::1]:9000`);
+    }
     if (host === "") host = "127.0.0.1"; // loopback unless asked otherwise
     if (host === "*") host = "0.0.0.0";
   }

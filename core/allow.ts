@@ -67,9 +67,16 @@ function parseRange(entry: string): Range {
   const max = bytes ? bytes.length * 8 : 0;
   const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
   if (!bytes || extra !== undefined || bits < 0 || bits > max) {
-    throw new TypeError(`fetchcgi: bad allowed client ${JSON.stringify(entry)}: expected an IPv4 or IPv6 address, optionally with /PREFIX (e.g. 10.0.0.0/8, ::1)`);
+    throw new TypeError(
+      `fetchcgi: bad allowed client ${
+        JSON.stringify(entry)
+      }: expected an IPv4 or IPv6 address, optionally with /PREFIX (e.g. 10.0.0.0/8, ::1)`,
+    );
   }
-  return { bytes: unmap(bytes), bits: bytes.length === 16 && unmap(bytes).length === 4 ? Math.max(0, bits - 96) : bits };
+  return {
+    bytes: unmap(bytes),
+    bits: bytes.length === 16 && unmap(bytes).length === 4 ? Math.max(0, bits - 96) : bits,
+  };
 }
 
 function inRange(ip: Uint8Array, r: Range): boolean {
@@ -85,7 +92,9 @@ function inRange(ip: Uint8Array, r: Range): boolean {
 /** A predicate for the peer addresses allowed by `entries` (IPs and CIDRs); throws on a malformed entry. */
 export function allowList(entries: readonly string[]): (address: string) => boolean {
   const ranges = entries.filter((e) => e.trim() !== "").map(parseRange);
-  if (ranges.length === 0) throw new TypeError("fetchcgi: the allowed clients list is empty: it would refuse every TCP client");
+  if (ranges.length === 0) {
+    throw new TypeError("fetchcgi: the allowed clients list is empty: it would refuse every TCP client");
+  }
   return (address) => {
     const ip = parseIp(address);
     if (!ip) return false;

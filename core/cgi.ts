@@ -56,7 +56,8 @@ export function requestUrl(p: Params): string {
     if (path[0] !== "/") path = "/" + path; // `OPTIONS *`
   } else {
     const script = (p.SCRIPT_NAME ?? "") + (p.PATH_INFO ?? "");
-    path = encodeURI(script || "/").replaceAll("?", "%3F").replaceAll("#", "%23") + (p.QUERY_STRING ? "?" + p.QUERY_STRING : "");
+    path = encodeURI(script || "/").replaceAll("?", "%3F").replaceAll("#", "%23") +
+      (p.QUERY_STRING ? "?" + p.QUERY_STRING : "");
     if (path[0] !== "/") path = "/" + path;
   }
   return `${scheme}://${authority(p, https)}${path}`;
@@ -164,6 +165,10 @@ export function joinRepeated(name: string, first: string, next: string): string 
 
 /** Params whose values are credentials: the param decoder (pairs.ts) never keeps them past their request. */
 export const SECRET_PARAMS: ReadonlySet<string> = new Set([
-  "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE", "REDIRECT_HTTP_AUTHORIZATION",
-  "PHP_AUTH_PW", "REMOTE_PASSWD",
+  "HTTP_AUTHORIZATION",
+  "HTTP_PROXY_AUTHORIZATION",
+  "HTTP_COOKIE",
+  "REDIRECT_HTTP_AUTHORIZATION",
+  "PHP_AUTH_PW",
+  "REMOTE_PASSWD",
 ]);

@@ -82,7 +82,12 @@ export class Closing {
     }
     const { flushTimeout, log } = this.#settings;
     if (flushTimeout > 0 && this.#stalled >= flushTimeout) {
-      log("warn", `closing connection${peer(conn.remote)}: the web server took none of the last ${unsent} bytes in ${flushTimeout} ms (flushTimeout)`);
+      log(
+        "warn",
+        `closing connection${
+          peer(conn.remote)
+        }: the web server took none of the last ${unsent} bytes in ${flushTimeout} ms (flushTimeout)`,
+      );
       return conn.destroy();
     }
     this.#arm(this.#period);
@@ -111,5 +116,7 @@ export function unref<T>(timer: T): T {
 /** " from ADDR:PORT" for log lines; "" when the peer is unknown. */
 export function peer(remote: RemoteAddr | undefined): string {
   if (!remote) return "";
-  return remote.family === "unix" ? ` from ${remote.address || "unix socket"}` : ` from ${remote.address}:${remote.port}`;
+  return remote.family === "unix"
+    ? ` from ${remote.address || "unix socket"}`
+    : ` from ${remote.address}:${remote.port}`;
 }

@@ -10,7 +10,13 @@ import { ProtocolError, RecordParser } from "./parser.ts";
 import { Requests } from "./requests.ts";
 import {
   EMPTY,
-  encodeEndRequest, encodePairs, encodeRecord, encodeUnknownType, KEEP_CONN, ProtocolStatus, Type,
+  encodeEndRequest,
+  encodePairs,
+  encodeRecord,
+  encodeUnknownType,
+  KEEP_CONN,
+  ProtocolStatus,
+  Type,
 } from "./records.ts";
 import type { Conn, RemoteAddr } from "./types.ts";
 
@@ -73,7 +79,9 @@ export class Connection implements ExchangeHost {
       } else if (!this.#closed) {
         const code = (err as { code?: string }).code;
         // Resets are how HAProxy ends pooled connections: routine, not an error.
-        if (code !== "ECONNRESET" && code !== "EPIPE") this.settings.log("warn", `connection read failed${peer(this.remote)}: ${(err as Error).message}`);
+        if (code !== "ECONNRESET" && code !== "EPIPE") {
+          this.settings.log("warn", `connection read failed${peer(this.remote)}: ${(err as Error).message}`);
+        }
       }
     }
     this.#teardown();
@@ -163,7 +171,9 @@ export class Connection implements ExchangeHost {
         return this.#timedOut(`a record still incomplete after ${s.readTimeout} ms`);
       }
       for (const ex of this.#requests.list()) {
-        if (!ex.started && now - ex.begun > s.readTimeout) return this.#timedOut(`request ${ex.id}'s params still incomplete after ${s.readTimeout} ms`);
+        if (!ex.started && now - ex.begun > s.readTimeout) {
+          return this.#timedOut(`request ${ex.id}'s params still incomplete after ${s.readTimeout} ms`);
+        }
       }
     }
     if (s.requestTimeout > 0) {
@@ -219,7 +229,8 @@ export class Connection implements ExchangeHost {
     // A malformed query still gets an answer, for the names read before the fault.
     const asked: [string, string][] = [];
     try {
-      new PairDecoder({ maxBytes: 0xffff, maxPairs: 64, maxLength: 256 }, (name, value) => asked.push([name, value])).push(content);
+      new PairDecoder({ maxBytes: 0xffff, maxPairs: 64, maxLength: 256 }, (name, value) => asked.push([name, value]))
+        .push(content);
     } catch {
       // the names so far are in `asked`
     }
@@ -245,7 +256,12 @@ export class Connection implements ExchangeHost {
     else if (s.active >= s.maxRequests) refusal = ProtocolStatus.OVERLOADED;
     if (refusal >= 0) {
       const names = ["", "CANT_MPX_CONN", "OVERLOADED", "UNKNOWN_ROLE"];
-      s.log("warn", `request ${id} refused${peer(this.remote)}: ${names[refusal]}${refusal === ProtocolStatus.UNKNOWN_ROLE ? ` (role ${role})` : ""}`);
+      s.log(
+        "warn",
+        `request ${id} refused${peer(this.remote)}: ${names[refusal]}${
+          refusal === ProtocolStatus.UNKNOWN_ROLE ? ` (role ${role})` : ""
+        }`,
+      );
       this.write(encodeEndRequest(id, 0, refusal));
       if (!keepConn && this.idle) this.#close();
       return;

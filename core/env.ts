@@ -93,7 +93,9 @@ function compile(names: readonly string[]): Layout | null {
     fields.push(`${key}: ${value}`);
   }
   try {
-    const make = new Function("m", `return (v) => ({ ${fields.join(", ")} });`) as (m: typeof mergeParam) => Layout["build"];
+    const make = new Function("m", `return (v) => ({ ${fields.join(", ")} });`) as (
+      m: typeof mergeParam,
+    ) => Layout["build"];
     return { names: names.slice(), build: make(mergeParam), headers: headerPlan(positions) };
   } catch {
     canCompile = false;

@@ -8,7 +8,16 @@
 // The records are written with request id 0; Output patches in the id when it sends them.
 
 import { giveBack, lend } from "./pool.ts";
-import { concat, END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, streamSize, Type, writeHeader, writeStream } from "./records.ts";
+import {
+  concat,
+  END_REQUEST_SIZE,
+  HEADER_LEN,
+  MAX_CONTENT,
+  streamSize,
+  Type,
+  writeHeader,
+  writeStream,
+} from "./records.ts";
 import { MAX_CUT } from "./slab.ts";
 
 /** Room in front of the body's records for the head's record (a longer head is written apart). */

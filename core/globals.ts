@@ -107,7 +107,8 @@ function wrapRequest(): void {
   if (get === undefined) return void defineGlobal("Request", requestWrapper(d.value), d.enumerable);
   // The runtime's getter may define the property itself (Node 20's does): ours defines it after.
   Object.defineProperty(globalThis, "Request", {
-    configurable: true, enumerable: d.enumerable,
+    configurable: true,
+    enumerable: d.enumerable,
     get() {
       const wrapper = requestWrapper(get.call(globalThis) as typeof Request);
       defineGlobal("Request", wrapper, d.enumerable);
@@ -149,7 +150,10 @@ function wrapRequestCache(): void {
 
 /** The runtime APIs known to refuse a lazy Response: each gets the runtime's. */
 function wrapResponseConsumers(): void {
-  const g = globalThis as unknown as Record<string, { prototype?: Record<string, unknown> } & Record<string, unknown> | undefined>;
+  const g = globalThis as unknown as Record<
+    string,
+    { prototype?: Record<string, unknown> } & Record<string, unknown> | undefined
+  >;
   wrapArgument(g.WebAssembly, "compileStreaming", 0, realResponse);
   wrapArgument(g.WebAssembly, "instantiateStreaming", 0, realResponse);
   wrapArgument(g.HTMLRewriter?.prototype, "transform", 0, realResponse);
@@ -164,7 +168,12 @@ type Method = (this: unknown, ...args: unknown[]) => unknown;
  * property keeps its attributes (Bun's HTMLRewriter transform is not configurable); a read-only
  * one is left as it is.
  */
-function wrapArgument(owner: Record<string, unknown> | undefined, name: string, at: number, convert: (value: unknown) => unknown): void {
+function wrapArgument(
+  owner: Record<string, unknown> | undefined,
+  name: string,
+  at: number,
+  convert: (value: unknown) => unknown,
+): void {
   const original = owner?.[name];
   if (typeof original !== "function") return;
   const wrapped = {

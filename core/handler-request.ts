@@ -13,7 +13,11 @@ import type { Params } from "./types.ts";
  * it refuses is dropped and reported to `onSkip`.
  */
 export function handlerRequest(
-  lazy: boolean, env: Params, headers: [string, string][] | null, method: string, body: BodySource | null,
+  lazy: boolean,
+  env: Params,
+  headers: [string, string][] | null,
+  method: string,
+  body: BodySource | null,
   onSkip: (message: string) => void,
 ): Request {
   const list = headerList(env, headers);

@@ -141,7 +141,9 @@ export class LazyRequest {
 
   #delegate<T>(name: "arrayBuffer" | "bytes" | "text" | "json"): Promise<T> {
     const real = LazyRequest.real(this) as unknown as Record<string, () => Promise<T>>;
-    return typeof real[name] === "function" ? real[name]() : Promise.reject(new TypeError(`Request.prototype.${name} is not a function`));
+    return typeof real[name] === "function"
+      ? real[name]()
+      : Promise.reject(new TypeError(`Request.prototype.${name} is not a function`));
   }
 
   /** The runtime's Request for a lazy one (built on first need), or `value` itself. */
@@ -153,7 +155,12 @@ export class LazyRequest {
         // Its body was read: the runtime's gets one that is used too (reading it again, clone()
         // and new Request(it) refuse it, as for any read body).
         const used = new ReadableStream<Uint8Array>();
-        lazy.#real = buildRequest(native(), lazy.#url, { ...lazy.#init!, body: used, duplex: "half" } as RequestInit, lazy.#onSkip);
+        lazy.#real = buildRequest(
+          native(),
+          lazy.#url,
+          { ...lazy.#init!, body: used, duplex: "half" } as RequestInit,
+          lazy.#onSkip,
+        );
         lazy.#real.body?.getReader().cancel().catch(() => {});
       } else {
         lazy.#real = buildRequest(native(), lazy.#url, lazy.#fullInit(), lazy.#onSkip);
@@ -213,12 +220,24 @@ function link(): void {
     const d = Object.getOwnPropertyDescriptor(base, key)!;
     if (d.get) {
       const get = d.get;
-      Object.defineProperty(proto, key, { configurable: true, enumerable: d.enumerable, get(this: unknown) { return get.call(LazyRequest.real(this)); } });
+      Object.defineProperty(proto, key, {
+        configurable: true,
+        enumerable: d.enumerable,
+        get(this: unknown) {
+          return get.call(LazyRequest.real(this));
+        },
+      });
     } else if (typeof d.value === "function") {
       const method = d.value as (...args: unknown[]) => unknown;
       Object.defineProperty(proto, key, {
-        configurable: true, enumerable: d.enumerable, writable: true,
-        value: { [method.name || "method"](this: unknown, ...args: unknown[]) { return method.apply(LazyRequest.real(this), args); } }[method.name || "method"],
+        configurable: true,
+        enumerable: d.enumerable,
+        writable: true,
+        value: {
+          [method.name || "method"](this: unknown, ...args: unknown[]) {
+            return method.apply(LazyRequest.real(this), args);
+          },
+        }[method.name || "method"],
       });
     }
   }
@@ -226,7 +245,9 @@ function link(): void {
   if (!Object.hasOwn(proto, inspect)) {
     // Bun's Request.prototype has no inspect hook of its own: show the real Request.
     Object.defineProperty(proto, inspect, {
-      configurable: true, writable: true, enumerable: false,
+      configurable: true,
+      writable: true,
+      enumerable: false,
       value(this: unknown, _depth: number, options: unknown, inspect: (v: unknown, o: unknown) => string) {
         return inspect(LazyRequest.real(this), options);
       },
@@ -237,7 +258,12 @@ function link(): void {
 
 /** Makes `Global` LazyRequest.prototype's constructor and puts its prototype under it. */
 function underRequest(Global: typeof Request): void {
-  Object.defineProperty(LazyRequest.prototype, "constructor", { configurable: true, writable: true, enumerable: false, value: Global });
+  Object.defineProperty(LazyRequest.prototype, "constructor", {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: Global,
+  });
   Object.setPrototypeOf(LazyRequest.prototype, Global.prototype);
 }
 

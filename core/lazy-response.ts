@@ -153,7 +153,11 @@ export class LazyResponse {
     if (parts === null) {
       // The runtime checks (and refuses or converts) the init, with the JSON type in place.
       const headers = typedHeaders(init?.headers, JSON_TYPE);
-      return new LazyResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
+      return new LazyResponse(text, {
+        status: init?.status,
+        statusText: init?.statusText,
+        headers,
+      }) as unknown as Response;
     }
     const response = new LazyResponse(null);
     response.#parts = parts;

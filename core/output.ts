@@ -5,7 +5,15 @@
 // written for the id after it (F31, G9).
 
 import { type FramedBody, HEAD_ROOM } from "./framed.ts";
-import { END_REQUEST_SIZE, HEADER_LEN, MAX_CONTENT, ProtocolStatus, Type, writeEndRequest, writeHeader } from "./records.ts";
+import {
+  END_REQUEST_SIZE,
+  HEADER_LEN,
+  MAX_CONTENT,
+  ProtocolStatus,
+  Type,
+  writeEndRequest,
+  writeHeader,
+} from "./records.ts";
 import { giveBack, lend } from "./pool.ts";
 import { byteString, writeChars } from "./response.ts";
 import { cut, encodeText, MAX_CUT, trim, uncut } from "./slab.ts";
@@ -157,7 +165,7 @@ export class Output {
     this.#size = 0;
     const sent = this.#sent;
     this.#sent = null;
-    if (sent !== null) for (const f of sent) f();
+    if (sent !== null) { for (const f of sent) f(); }
   }
 
   /** Writes what is queued; a Promise means the socket is full and the caller should wait. */
@@ -208,7 +216,9 @@ export class Output {
     this.flushed = true;
     const sent = this.#sent;
     this.#sent = null;
-    const done = sent === null ? undefined : sent.length === 1 ? sent[0] : () => { for (const f of sent) f(); };
+    const done = sent === null ? undefined : sent.length === 1 ? sent[0] : () => {
+      for (const f of sent) f();
+    };
     // A large body alternates record headers with views of it: those go out in one writev.
     return chunks.length === 1 ? this.#sink.write(chunks[0], done) : this.#sink.writev(chunks, done);
   }

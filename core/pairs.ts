@@ -107,7 +107,7 @@ export class PairDecoder<C = undefined> {
             if (n - start >= nameLen + valueLen) {
               this.#nameLen = nameLen;
               this.#valueLen = valueLen;
-              this.#emit(b, start, (view ??= viewOf(b.buffer)));
+              this.#emit(b, start, view ??= viewOf(b.buffer));
               i = start + nameLen + valueLen;
               continue;
             }
@@ -153,7 +153,9 @@ export class PairDecoder<C = undefined> {
 
   /** A pair that can never fit in maxBytes is refused at its prefixes, before its bytes are buffered. */
   #checkPair(nameLen: number, valueLen: number): number {
-    if (nameLen + valueLen > this.#limits.maxBytes) throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
+    if (nameLen + valueLen > this.#limits.maxBytes) {
+      throw new PairsLimitError(`params exceed ${this.#limits.maxBytes} bytes`);
+    }
     return valueLen;
   }
 
@@ -166,7 +168,9 @@ export class PairDecoder<C = undefined> {
     const mid = start + nameLen;
     const end = mid + valueLen;
     const at = this.#pairs - 1;
-    if (at >= REMEMBERED || nameLen > SLOT_PART) return this.#onPair(internName(b, start, mid), decodeText(b, mid, end), this.#context);
+    if (at >= REMEMBERED || nameLen > SLOT_PART) {
+      return this.#onPair(internName(b, start, mid), decodeText(b, mid, end), this.#context);
+    }
     // The same pair position as in the last params decoded: reuse its strings when the bytes match.
     const from = b.byteOffset + start;
     const slot = at * SLOT;
@@ -220,7 +224,7 @@ let lastView: DataView = slabView;
 function viewOf(buffer: ArrayBufferLike): DataView {
   if (buffer === viewed) return lastView;
   let view = views.get(buffer);
-  if (view === undefined) views.set(buffer, (view = new DataView(buffer)));
+  if (view === undefined) views.set(buffer, view = new DataView(buffer));
   viewed = buffer;
   return (lastView = view);
 }

@@ -3,7 +3,7 @@
 // STDIN, DATA, STDOUT, STDERR) are handed on piece by piece as ranges of the received chunk, so
 // body bytes are never copied here; an empty piece is only ever the stream's end record.
 
-import { HEADER_LEN, Type, VERSION_1, EMPTY } from "./records.ts";
+import { EMPTY, HEADER_LEN, Type, VERSION_1 } from "./records.ts";
 
 export class ProtocolError extends Error {
   name = "ProtocolError";

@@ -56,7 +56,10 @@ export function giveBack(view: Uint8Array): void {
   while (freeBytes + buffer.byteLength > MAX_FREE) {
     let fullest = -1; // the other size with the most free bytes
     for (let i = 0; i < free.length; i++) {
-      if (i !== c && free[i].length > 0 && (fullest < 0 || free[i].length * sizeOf(i) > free[fullest].length * sizeOf(fullest))) fullest = i;
+      if (
+        i !== c && free[i].length > 0 &&
+        (fullest < 0 || free[i].length * sizeOf(i) > free[fullest].length * sizeOf(fullest))
+      ) fullest = i;
     }
     if (fullest < 0) return; // only this size is kept: this one is left to the GC
     freeBytes -= free[fullest].pop()!.byteLength;

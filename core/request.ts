@@ -76,7 +76,12 @@ export function newRequest(url: string, init: RequestInit, onSkip: (message: str
  * `new Class(url, init)`. A header the Fetch API refuses (the constructor checks headers before
  * the body) is dropped, reported to `onSkip`, and the Request built again without it.
  */
-export function buildRequest(Class: new (url: string, init: RequestInit) => Request, url: string, init: RequestInit, onSkip: (message: string) => void): Request {
+export function buildRequest(
+  Class: new (url: string, init: RequestInit) => Request,
+  url: string,
+  init: RequestInit,
+  onSkip: (message: string) => void,
+): Request {
   try {
     return new Class(url, init);
   } catch {

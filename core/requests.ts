@@ -32,7 +32,7 @@ export class Requests<T extends { readonly id: number }> {
   /** The active requests, as a snapshot: the caller may end them while it walks the list. */
   list(): T[] {
     const all: T[] = this.#one === null ? [] : [this.#one];
-    if (this.#more !== null) for (const ex of this.#more.values()) all.push(ex);
+    if (this.#more !== null) { for (const ex of this.#more.values()) all.push(ex); }
     return all;
   }
 }

@@ -33,7 +33,12 @@ const FLUSH_AT = 64 * 1024;
  * answer (text or bytes) goes out before it returns, without a promise of its own and the ticks of
  * resolving its caller's with it; a body stream continues in an async function.
  */
-export function respond(ex: Responding, response: Response, authorizer: boolean, headOnly: boolean): void | Promise<void> {
+export function respond(
+  ex: Responding,
+  response: Response,
+  authorizer: boolean,
+  headOnly: boolean,
+): void | Promise<void> {
   const out = ex.out;
   const parts = LazyResponse.take(response);
   const head = headText(parts ?? response, authorizer);
@@ -100,7 +105,9 @@ async function stream(ex: Responding, body: ReadableStream<Uint8Array>): Promise
       }
       if (r.done) break;
       const chunk = r.value;
-      if (!(chunk instanceof Uint8Array)) throw new TypeError("the response body stream gave a chunk that is not a Uint8Array");
+      if (!(chunk instanceof Uint8Array)) {
+        throw new TypeError("the response body stream gave a chunk that is not a Uint8Array");
+      }
       out.stdout(chunk);
       if (out.pending >= FLUSH_AT) {
         const p = out.flush();

@@ -22,7 +22,7 @@ export function cut(n: number): Uint8Array {
     slab = new Uint8Array(SLAB_SIZE);
     at = 0;
   }
-  return (last = slab.subarray(at, (at += n)));
+  return (last = slab.subarray(at, at += n));
 }
 
 /** `text` as UTF-8 (TextEncoder's encode, without a buffer of its own when it is short). */

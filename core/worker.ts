@@ -19,7 +19,9 @@ export const defaultLogger: Logger = (level, message) => console.error(`fetchcgi
 export function toHandler(app: App): FetchHandler {
   if (typeof app === "function") return app;
   if (app && typeof app === "object" && typeof app.fetch === "function") return app.fetch.bind(app);
-  throw new TypeError("fetchcgi: the app must be a function (request, env, ctx) => Response or an object with a fetch() method");
+  throw new TypeError(
+    "fetchcgi: the app must be a function (request, env, ctx) => Response or an object with a fetch() method",
+  );
 }
 
 export class Worker implements WorkerState {
@@ -112,7 +114,9 @@ export class Worker implements WorkerState {
 
   track(promise: Promise<unknown>): void {
     const tracked: Promise<unknown> = Promise.resolve(promise)
-      .catch((err) => this.log("error", `waitUntil promise rejected: ${err instanceof Error ? err.stack : String(err)}`))
+      .catch((err) =>
+        this.log("error", `waitUntil promise rejected: ${err instanceof Error ? err.stack : String(err)}`)
+      )
       .finally(() => {
         this.#tracked.delete(tracked);
         this.#checkDrained();
@@ -203,7 +207,10 @@ export class Worker implements WorkerState {
     const timedOut = await Promise.race([drained.then(() => false), timeout]);
     clearTimeout(timer);
     if (timedOut) {
-      this.log("warn", `close: ${this.active} request(s) still running after ${this.closeTimeout} ms; cutting them off`);
+      this.log(
+        "warn",
+        `close: ${this.active} request(s) still running after ${this.closeTimeout} ms; cutting them off`,
+      );
       for (const c of [...this.#connections, ...this.#lingering]) c.destroy();
     }
   }

@@ -11,7 +11,12 @@ const root = path.resolve(import.meta.dirname, "..");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchcgi-example-"));
 const sock = path.join(dir, "app.sock");
 
-const worker = spawn(process.execPath, [path.join(root, "dist/cli.js"), path.join(root, "examples/app.ts"), "--listen", `unix:${sock}`], { stdio: "inherit" });
+const worker = spawn(process.execPath, [
+  path.join(root, "dist/cli.js"),
+  path.join(root, "examples/app.ts"),
+  "--listen",
+  `unix:${sock}`,
+], { stdio: "inherit" });
 for (let i = 0; !fs.existsSync(sock); i++) {
   if (i > 100 || worker.exitCode !== null) throw new Error("the worker did not start");
   await new Promise((r) => setTimeout(r, 50));

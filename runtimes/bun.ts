@@ -7,7 +7,16 @@ import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, Logger, RemoteAddr, ServeOptions, Server } from "../core/types.ts";
 import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
-import { bindUnix, byteLength, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, ReleaseHook, withSocketMode } from "./common.ts";
+import {
+  bindUnix,
+  byteLength,
+  type ListenSpec,
+  makeServe,
+  type PathKind,
+  READ_QUEUE_BYTES,
+  ReleaseHook,
+  withSocketMode,
+} from "./common.ts";
 import { WriteQueue } from "./write-queue.ts";
 
 // The few Bun APIs used, declared here so the package type-checks without @types/bun (and on JSR).
@@ -201,13 +210,17 @@ export async function listen({ address, socketMode, backlog, log }: ListenSpec):
   // For fd 0 Bun's (untyped) {fd} option adopts the inherited listening socket. allowHalfOpen: a
   // web server that shuts its sending side may still be reading the answer; without it Bun closes
   // the socket at the peer's EOF, dropping what is queued.
-  const options = address.kind === "tcp" ? { hostname: address.host, port: address.port, socket, allowHalfOpen: true }
-    : address.kind === "unix" ? { unix: address.path, socket, allowHalfOpen: true }
+  const options = address.kind === "tcp"
+    ? { hostname: address.host, port: address.port, socket, allowHalfOpen: true }
+    : address.kind === "unix"
+    ? { unix: address.path, socket, allowHalfOpen: true }
     : { fd: address.fd, socket, allowHalfOpen: true };
   const bind = () => withSocketMode(socketMode, () => Bun.listen(options));
   const listener = address.kind === "unix" ? await bindUnix(address.path, kindOf, bind) : await bind();
   await setBacklog(listener, backlog, log);
-  const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.port ?? address.port }) : formatAddress(address);
+  const name = address.kind === "tcp"
+    ? formatAddress({ ...address, port: listener.port ?? address.port })
+    : formatAddress(address);
   return {
     address: name,
     close: async () => {
@@ -227,7 +240,9 @@ async function setBacklog(listener: BunListener, backlog: number, log: Logger): 
   if (typeof listener.fd !== "number") return;
   try {
     const { dlopen, suffix } = (await import(BUN_FFI)) as BunFfi;
-    const libc = dlopen(process.platform === "linux" ? "libc.so.6" : `libc.${suffix}`, { listen: { args: ["i32", "i32"], returns: "i32" } });
+    const libc = dlopen(process.platform === "linux" ? "libc.so.6" : `libc.${suffix}`, {
+      listen: { args: ["i32", "i32"], returns: "i32" },
+    });
     const rc = libc.symbols.listen(listener.fd, backlog);
     libc.close();
     if (rc !== 0) log("warn", `could not set the listen backlog to ${backlog}; it stays at 512`);

@@ -20,7 +20,6 @@ import { checkBeforeListen, explainListenFailure, ListenError, notASocket, socke
 export const READ_QUEUE_BYTES: number = 64 * 1024;
 export const byteLength = (chunk: Uint8Array): number => chunk.length;
 
-
 export interface ListenSpec {
   address: Address;
   socketMode?: number;
@@ -40,9 +39,17 @@ export function makeServe(listen: ListenFn): (app: App, options?: ServeOptions) 
     let address: Address;
     if (options.listen !== undefined) address = parseAddress(options.listen);
     else if (stdinIsSocket()) address = { kind: "fd", fd: 0 };
-    else throw new TypeError("fetchcgi: no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)");
-    if (options.socketMode !== undefined && address.kind !== "unix") throw new TypeError("fetchcgi: socketMode applies only to a Unix socket path");
-    const socketMode = address.kind !== "unix" ? undefined : options.socketMode === undefined ? DEFAULT_SOCKET_MODE : parseMode(options.socketMode);
+    else {throw new TypeError(
+        "fetchcgi: no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)",
+      );}
+    if (options.socketMode !== undefined && address.kind !== "unix") {
+      throw new TypeError("fetchcgi: socketMode applies only to a Unix socket path");
+    }
+    const socketMode = address.kind !== "unix"
+      ? undefined
+      : options.socketMode === undefined
+      ? DEFAULT_SOCKET_MODE
+      : parseMode(options.socketMode);
     const backlog = integerOption(options, "backlog");
     return startServer(app, () => listenExplained(listen, { address, socketMode, backlog, log }), { ...options, log });
   };
@@ -79,7 +86,8 @@ const deno = (globalThis as { Deno?: DenoUmask }).Deno;
  * Deno sets the umask only with --allow-sys, and would prompt for it on a terminal: ask first.
  * Deno.umask, not process.umask: touching Deno's `process` costs idle RSS.
  */
-const umaskAllowed = (): boolean => !deno || deno.permissions.querySync({ name: "sys", kind: "umask" }).state === "granted";
+const umaskAllowed = (): boolean =>
+  !deno || deno.permissions.querySync({ name: "sys", kind: "umask" }).state === "granted";
 const umask = (mask: number): number => (deno ? deno.umask(mask) : process.umask(mask));
 
 /** fd 0 is a socket: the web server spawned us with a listening socket there (F1). */
@@ -113,7 +121,14 @@ export async function clearStaleSocket(path: string, kindOf: (path: string) => P
     probe.once("error", (err: Error & { code?: string }) => {
       probe.destroy();
       if (err.code === "ECONNREFUSED" || err.code === "ENOENT") resolve(false);
-      else reject(new ListenError({ kind: "unix", path }, `a socket is there that it cannot probe: ${err.message}`, "remove it if no process uses it, or choose another path", { code: err.code, cause: err }));
+      else {reject(
+          new ListenError(
+            { kind: "unix", path },
+            `a socket is there that it cannot probe: ${err.message}`,
+            "remove it if no process uses it, or choose another path",
+            { code: err.code, cause: err },
+          ),
+        );}
     });
   });
   if (live) throw socketInUse(path);
@@ -126,7 +141,11 @@ export async function clearStaleSocket(path: string, kindOf: (path: string) => P
  * clearStaleSocket() and binds again. Not looking first spares Bun and Deno a stat: the first one
  * starts their file I/O machinery, which costs idle RSS.
  */
-export async function bindUnix<T>(path: string, kindOf: (path: string) => Promise<PathKind>, bind: () => T | Promise<T>): Promise<T> {
+export async function bindUnix<T>(
+  path: string,
+  kindOf: (path: string) => Promise<PathKind>,
+  bind: () => T | Promise<T>,
+): Promise<T> {
   try {
     return await bind();
   } catch (err) {

@@ -29,7 +29,9 @@ interface DenoListener extends AsyncIterable<DenoConn> {
   close(): void;
 }
 interface DenoGlobal {
-  listen(options: { hostname: string; port: number; tcpBacklog?: number } | { transport: "unix"; path: string }): DenoListener;
+  listen(
+    options: { hostname: string; port: number; tcpBacklog?: number } | { transport: "unix"; path: string },
+  ): DenoListener;
   lstat(path: string): Promise<{ isSocket: boolean | null }>;
   remove(path: string): Promise<void>;
 }
@@ -178,10 +180,19 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
   // tcpBacklog: Deno.listen's own option (not in its types). A Unix listener's backlog is fixed at
   // 1024 (tokio's), whatever --backlog says: README, "--backlog".
   const listener = address.kind === "tcp"
-    ? await withSocketMode(socketMode, () => Deno.listen({ hostname: address.host, port: address.port, tcpBacklog: backlog }))
-    : await bindUnix(address.path, kindOf, () => withSocketMode(socketMode, () => Deno.listen({ transport: "unix", path: address.path })));
+    ? await withSocketMode(
+      socketMode,
+      () => Deno.listen({ hostname: address.host, port: address.port, tcpBacklog: backlog }),
+    )
+    : await bindUnix(
+      address.path,
+      kindOf,
+      () => withSocketMode(socketMode, () => Deno.listen({ transport: "unix", path: address.path })),
+    );
   let closed = false;
-  const name = address.kind === "tcp" ? formatAddress({ ...address, port: listener.addr.port ?? address.port }) : formatAddress(address);
+  const name = address.kind === "tcp"
+    ? formatAddress({ ...address, port: listener.addr.port ?? address.port })
+    : formatAddress(address);
   return {
     address: name,
     close: async () => {

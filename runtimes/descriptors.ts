@@ -66,8 +66,11 @@ export class DescriptorWatch {
     }
     if (this.#warned) return;
     this.#warned = true;
-    this.#log("error", `descriptor limit reached (EMFILE): ${used} of ${limit} open (ulimit -n) with ${this.#open} connections; ` +
-      "the runtime refuses new connections until some close; keep --max-conns below the limit");
+    this.#log(
+      "error",
+      `descriptor limit reached (EMFILE): ${used} of ${limit} open (ulimit -n) with ${this.#open} connections; ` +
+        "the runtime refuses new connections until some close; keep --max-conns below the limit",
+    );
   }
 }
 

@@ -13,7 +13,9 @@ export class ListenError extends Error {
   readonly code: string | undefined;
 
   constructor(address: Address, reason: string, todo?: string, options: { code?: string; cause?: unknown } = {}) {
-    super(`fetchcgi: cannot listen on ${formatAddress(address)}: ${reason}${todo ? ` (${todo})` : ""}`, { cause: options.cause });
+    super(`fetchcgi: cannot listen on ${formatAddress(address)}: ${reason}${todo ? ` (${todo})` : ""}`, {
+      cause: options.cause,
+    });
     this.code = options.code;
   }
 }
@@ -29,11 +31,19 @@ export function checkBeforeListen(address: Address): void {
   if (address.kind !== "unix") return;
   const bytes = new TextEncoder().encode(address.path).length;
   if (bytes > UNIX_PATH_MAX) {
-    throw new ListenError(address, `the path is ${bytes} bytes, longer than the ${UNIX_PATH_MAX} a Unix socket's path may have`, "choose a shorter one, e.g. under /run", { code: "ENAMETOOLONG" });
+    throw new ListenError(
+      address,
+      `the path is ${bytes} bytes, longer than the ${UNIX_PATH_MAX} a Unix socket's path may have`,
+      "choose a shorter one, e.g. under /run",
+      { code: "ENAMETOOLONG" },
+    );
   }
 }
 
-const SOCKET_IN_USE = ["a running process is listening there", "stop that process first, or choose another path"] as const;
+const SOCKET_IN_USE = [
+  "a running process is listening there",
+  "stop that process first, or choose another path",
+] as const;
 
 /** A live worker (or anything else) listens on the socket at `path`. */
 export function socketInUse(path: string): ListenError {
@@ -42,7 +52,12 @@ export function socketInUse(path: string): ListenError {
 
 /** Something that is not a socket is at `path`: never replaced. */
 export function notASocket(path: string): ListenError {
-  return new ListenError({ kind: "unix", path }, "a file that is not a socket is there", "it is never replaced: remove it, or choose another path", { code: "EEXIST" });
+  return new ListenError(
+    { kind: "unix", path },
+    "a file that is not a socket is there",
+    "it is never replaced: remove it, or choose another path",
+    { code: "EEXIST" },
+  );
 }
 
 /** `err`, from any runtime's listen, as a ListenError. */
@@ -51,7 +66,8 @@ export function explainListenFailure(err: unknown, address: Address): ListenErro
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   const code = typeof e?.code === "string" ? e.code : undefined;
   const message = String(e?.message ?? err).replace(/^fetchcgi: /, "");
-  const [reason, todo] = explain(code, e?.name, message, address) ?? [code && !message.includes(code) ? `${message} (${code})` : message];
+  const [reason, todo] = explain(code, e?.name, message, address) ??
+    [code && !message.includes(code) ? `${message} (${code})` : message];
   return new ListenError(address, reason, todo, { code, cause: err });
 }
 
@@ -62,16 +78,25 @@ function explain(code: string | undefined, name: unknown, message: string, addre
   if (name === "NotCapable") return ["Deno's permissions do not allow it", message];
   if (address.kind === "fd") {
     return code === "EINVAL" || code === "ENOTSOCK" || code === "EBADF"
-      ? [`fd ${address.fd} is not a listening socket`, "start the worker from a web server or spawn-fcgi that passes one, or give --listen an address"]
+      ? [
+        `fd ${address.fd} is not a listening socket`,
+        "start the worker from a web server or spawn-fcgi that passes one, or give --listen an address",
+      ]
       : undefined;
   }
   if (address.kind === "unix") return explainUnix(code, address.path);
   const { host, port } = address;
   switch (code) {
     case "EADDRINUSE":
-      return [`port ${port} is in use`, "another process listens there: find it with `ss -ltnp` and stop it, or choose another port"];
+      return [
+        `port ${port} is in use`,
+        "another process listens there: find it with `ss -ltnp` and stop it, or choose another port",
+      ];
     case "EADDRNOTAVAIL":
-      return [`${host} is not an address of this machine`, "use one of its own, e.g. 127.0.0.1, or 0.0.0.0 for all of them"];
+      return [
+        `${host} is not an address of this machine`,
+        "use one of its own, e.g. 127.0.0.1, or 0.0.0.0 for all of them",
+      ];
     case "EACCES":
     case "EPERM":
       return port < 1024 && port > 0
@@ -87,7 +112,9 @@ function explain(code: string | undefined, name: unknown, message: string, addre
   return code === undefined && !/^[\d.]+$|:/.test(host) ? unresolved(host) : undefined;
 }
 
-const unresolved = (host: string): Explained => [`the host name ${host} does not resolve`, "use an IP address, or a name in /etc/hosts"];
+const unresolved = (
+  host: string,
+): Explained => [`the host name ${host} does not resolve`, "use an IP address, or a name in /etc/hosts"];
 
 function explainUnix(code: string | undefined, path: string): Explained {
   const slash = path.lastIndexOf("/");
@@ -100,9 +127,16 @@ function explainUnix(code: string | undefined, path: string): Explained {
     case "EACCES":
     case "EPERM": {
       const found = lookAt(dir);
-      if (found === "missing") return [`the directory ${dir} does not exist`, "create it first; a systemd unit's RuntimeDirectory= makes one under /run"];
+      if (found === "missing") {
+        return [
+          `the directory ${dir} does not exist`,
+          "create it first; a systemd unit's RuntimeDirectory= makes one under /run",
+        ];
+      }
       if (found === "not a directory") return [`${dir} is not a directory`, "choose a path in a directory"];
-      return code === "ENOENT" ? undefined : [`permission denied in ${dir}`, "the worker's user needs write and search (x) permission on that directory"];
+      return code === "ENOENT"
+        ? undefined
+        : [`permission denied in ${dir}`, "the worker's user needs write and search (x) permission on that directory"];
     }
     case "ENOTDIR":
       return [`a part of ${dir} is not a directory`, "choose a path in a directory"];

@@ -7,8 +7,15 @@ import { Channel } from "../core/channel.ts";
 import type { App, Conn, Listener, Logger, RemoteAddr, ServeOptions, Server } from "../core/types.ts";
 import { Accepted } from "./accepted.ts";
 import { DescriptorWatch } from "./descriptors.ts";
-import { byteLength, clearStaleSocket, READ_QUEUE_BYTES, type ListenSpec, makeServe, type PathKind, withSocketMode } from "./common.ts";
-
+import {
+  byteLength,
+  clearStaleSocket,
+  type ListenSpec,
+  makeServe,
+  type PathKind,
+  READ_QUEUE_BYTES,
+  withSocketMode,
+} from "./common.ts";
 
 export class NodeConn implements Conn {
   readonly readable: Channel<Uint8Array>;
@@ -86,7 +93,10 @@ export class NodeConn implements Conn {
    */
   get unsent(): number {
     const socket = this.#socket;
-    const internals = socket as unknown as { _handle?: { writeQueueSize?: number } | null; _writableState?: { writing?: boolean; writelen?: number } };
+    const internals = socket as unknown as {
+      _handle?: { writeQueueSize?: number } | null;
+      _writableState?: { writing?: boolean; writelen?: number };
+    };
     const queue = internals._handle?.writeQueueSize;
     if (typeof queue !== "number") return socket.writableLength;
     const state = internals._writableState;
@@ -135,7 +145,8 @@ function readIntoShared(socket: net.Socket, readable: Channel<Uint8Array>): bool
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[symbols.buffer] = shared;
   // Returns nothing: false would stop Node reading.
-  fields[symbols.callback] = (n: number) => readable.push(readable.delivering ? shared.subarray(0, n) : shared.slice(0, n));
+  fields[symbols.callback] = (n: number) =>
+    readable.push(readable.delivering ? shared.subarray(0, n) : shared.slice(0, n));
   handle.useUserBuffer(shared);
   return true;
 }
@@ -165,9 +176,18 @@ declare const Deno: unknown;
  * pauseOnConnect hands them over, at most `backlog` of them. `watch` (Node) is told of every
  * connection that opens and closes.
  */
-export function serverListener(server: net.Server, address: string, backlog: number, log: Logger, watch?: DescriptorWatch): Listener {
+export function serverListener(
+  server: net.Server,
+  address: string,
+  backlog: number,
+  log: Logger,
+  watch?: DescriptorWatch,
+): Listener {
   // A held socket is paused, so it cannot close on its own before it is taken: no `remove`.
-  const accepted = new Accepted<net.Socket>(backlog, log, { wrap: (socket) => new NodeConn(socket), drop: (socket) => socket.destroy() });
+  const accepted = new Accepted<net.Socket>(backlog, log, {
+    wrap: (socket) => new NodeConn(socket),
+    drop: (socket) => socket.destroy(),
+  });
   server.on("connection", (socket: net.Socket) => {
     if (watch) {
       watch.opened();
@@ -205,8 +225,10 @@ export async function listen({ address, socketMode, backlog, log }: ListenSpec):
   await withSocketMode(socketMode, () =>
     new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      const options = address.kind === "tcp" ? { host: address.host, port: address.port }
-        : address.kind === "unix" ? { path: address.path }
+      const options = address.kind === "tcp"
+        ? { host: address.host, port: address.port }
+        : address.kind === "unix"
+        ? { path: address.path }
         : { fd: address.fd };
       // The backlog as an argument: for an inherited fd, which they listen on again, Node and Deno's
       // node:net ignore the option (and use 511 and 512).
@@ -220,7 +242,9 @@ export async function listen({ address, socketMode, backlog, log }: ListenSpec):
   server.on("error", (err) => log("error", `accept failed: ${err.message}`));
   let name = formatAddress(address);
   const bound = server.address();
-  if (address.kind === "tcp" && bound && typeof bound === "object") name = formatAddress({ ...address, port: bound.port });
+  if (address.kind === "tcp" && bound && typeof bound === "object") {
+    name = formatAddress({ ...address, port: bound.port });
+  }
   return serverListener(server, name, backlog, log, new DescriptorWatch(log));
 }
 

@@ -16,7 +16,13 @@ import { ROOT, runtimes, startWorker, tmpDir } from "./lib/workers.ts";
 
 const CONF = path.join(ROOT, "examples/apache-authnz-fcgi.conf");
 const AUTHORIZER = path.join(ROOT, "test/fixtures/apache-authorizer.js");
-const MODULES = { "mod_mpm_event.so": "apache2", "mod_authz_core.so": "apache2", "mod_authnz_fcgi.so": "apache2", "mod_proxy.so": "apache2", "mod_proxy_fcgi.so": "apache2" };
+const MODULES = {
+  "mod_mpm_event.so": "apache2",
+  "mod_authz_core.so": "apache2",
+  "mod_authnz_fcgi.so": "apache2",
+  "mod_proxy.so": "apache2",
+  "mod_proxy_fcgi.so": "apache2",
+};
 
 test("apache2 and mod_authnz_fcgi are installed", () => {
   findApache();
@@ -25,7 +31,10 @@ test("apache2 and mod_authnz_fcgi are installed", () => {
 
 test("docs/apache.md shows examples/apache-authnz-fcgi.conf as it is", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/apache.md"), "utf8");
-  assert.ok(doc.includes("```apache\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/apache.md: the config block differs from examples/apache-authnz-fcgi.conf");
+  assert.ok(
+    doc.includes("```apache\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/apache.md: the config block differs from examples/apache-authnz-fcgi.conf",
+  );
 });
 
 for (const rt of runtimes()) {
@@ -91,7 +100,11 @@ for (const rt of runtimes()) {
     });
 
     it("the request body goes to the responder whole (the Authorizer gets none)", async () => {
-      const res = await fetch(`${base}/echo`, { method: "POST", body: "payload ✓", headers: { authorization: "Bearer good" } });
+      const res = await fetch(`${base}/echo`, {
+        method: "POST",
+        body: "payload ✓",
+        headers: { authorization: "Bearer good" },
+      });
       assert.equal(res.status, 200);
       const echo = await res.json();
       assert.equal(echo.body, "payload ✓");

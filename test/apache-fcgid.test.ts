@@ -17,7 +17,11 @@ import { APP, ROOT, type Runtime } from "./lib/workers.ts";
 const CONF = path.join(ROOT, "examples/apache-fcgid.conf");
 const HTACCESS = path.join(ROOT, "examples/apache-fcgid.htaccess");
 const WRAPPER = path.join(ROOT, "examples/fetchcgi.fcgi");
-const MODULES = { "mod_mpm_event.so": "apache2", "mod_authz_core.so": "apache2", "mod_fcgid.so": "libapache2-mod-fcgid" };
+const MODULES = {
+  "mod_mpm_event.so": "apache2",
+  "mod_authz_core.so": "apache2",
+  "mod_fcgid.so": "libapache2-mod-fcgid",
+};
 
 test("apache2 and mod_fcgid are installed", () => {
   findApache();
@@ -27,7 +31,10 @@ test("apache2 and mod_fcgid are installed", () => {
 test("docs/apache.md shows the mod_fcgid config, .htaccess and wrapper as they are", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/apache.md"), "utf8");
   for (const [file, lang] of [[CONF, "apache"], [HTACCESS, "apache"], [WRAPPER, "sh"]]) {
-    assert.ok(doc.includes("```" + lang + "\n" + fs.readFileSync(file, "utf8") + "```\n"), `docs/apache.md: no copy of ${path.basename(file)}`);
+    assert.ok(
+      doc.includes("```" + lang + "\n" + fs.readFileSync(file, "utf8") + "```\n"),
+      `docs/apache.md: no copy of ${path.basename(file)}`,
+    );
   }
 });
 
@@ -40,8 +47,15 @@ async function start(rt: Runtime, dir: string): Promise<Started> {
   const wrapper = path.join(dir, "fetchcgi.fcgi");
   fs.mkdirSync(docroot);
   const fetchcgi = [rt.bin, ...rt.cli([])].map(sh).join(" ");
-  fs.writeFileSync(wrapper, fillTemplate(fs.readFileSync(WRAPPER, "utf8"), { __FETCHCGI__: fetchcgi, __APP__: APP }, WRAPPER), { mode: 0o755 });
-  fs.writeFileSync(path.join(docroot, ".htaccess"), fillTemplate(fs.readFileSync(HTACCESS, "utf8"), { __WRAPPER__: wrapper }, HTACCESS));
+  fs.writeFileSync(
+    wrapper,
+    fillTemplate(fs.readFileSync(WRAPPER, "utf8"), { __FETCHCGI__: fetchcgi, __APP__: APP }, WRAPPER),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(
+    path.join(docroot, ".htaccess"),
+    fillTemplate(fs.readFileSync(HTACCESS, "utf8"), { __WRAPPER__: wrapper }, HTACCESS),
+  );
   const apache = await startApache({
     template: CONF,
     prefix: path.join(dir, "apache"),
@@ -49,14 +63,27 @@ async function start(rt: Runtime, dir: string): Promise<Started> {
     portVars: ["__PORT__"],
     modules: MODULES,
   });
-  return { base: `http://127.0.0.1:${apache.ports.__PORT__}`, conf: apache.conf, log: apache.log, stop: () => apache.stop() };
+  return {
+    base: `http://127.0.0.1:${apache.ports.__PORT__}`,
+    conf: apache.conf,
+    log: apache.log,
+    stop: () => apache.stop(),
+  };
 }
 
 describeFront({
   name: "apache mod_fcgid",
   // mod_fcgid reads the whole body before it starts the request; FcgidOutputBufferSize 0 lets
   // responses stream; /slow writes nothing, so a client that left goes unnoticed.
-  quirks: { serverSoftware: /^Apache\/2\.4\.\S+ .*mod_fcgid\/2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", failedStream: "error-page" },
+  quirks: {
+    serverSoftware: /^Apache\/2\.4\.\S+ .*mod_fcgid\/2\./,
+    authorization: "passed",
+    chunkedUpload: "buffered",
+    streams: true,
+    disconnectAborts: false,
+    host: "port",
+    failedStream: "error-page",
+  },
   start,
   extra(it, ctx) {
     it("runs the shipped config, .htaccess and wrapper verbatim apart from the placeholders", async () => {
@@ -74,7 +101,10 @@ describeFront({
       assert.equal(pids.size, 1, `requests went to pids ${[...pids]}`);
       const [pid] = pids;
       assert.match(fs.readlinkSync(`/proc/${pid}/fd/0`), /^socket:/);
-      assert.ok(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(APP), "the worker does not run the app");
+      assert.ok(
+        fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(APP),
+        "the worker does not run the app",
+      );
     });
 
     it("env: the params mod_fcgid sends (the first path segment is the script)", async () => {

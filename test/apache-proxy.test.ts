@@ -14,7 +14,12 @@ import { templatePattern } from "./lib/server.ts";
 import { APP, ROOT, type Runtime, startWorker } from "./lib/workers.ts";
 
 const CONF = path.join(ROOT, "examples/apache-proxy-fcgi.conf");
-const MODULES = { "mod_mpm_event.so": "apache2", "mod_authz_core.so": "apache2", "mod_proxy.so": "apache2", "mod_proxy_fcgi.so": "apache2" };
+const MODULES = {
+  "mod_mpm_event.so": "apache2",
+  "mod_authz_core.so": "apache2",
+  "mod_proxy.so": "apache2",
+  "mod_proxy_fcgi.so": "apache2",
+};
 
 // Fails (not skips) without Apache; the per-runtime suites then fail in their before hooks too.
 test("apache2 and mod_proxy_fcgi are installed", () => {
@@ -24,7 +29,10 @@ test("apache2 and mod_proxy_fcgi are installed", () => {
 
 test("docs/apache.md shows examples/apache-proxy-fcgi.conf as it is", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/apache.md"), "utf8");
-  assert.ok(doc.includes("```apache\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/apache.md: the config block differs from examples/apache-proxy-fcgi.conf");
+  assert.ok(
+    doc.includes("```apache\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/apache.md: the config block differs from examples/apache-proxy-fcgi.conf",
+  );
 });
 
 const socketOf = (conf: string) => /"unix:([^|"]+)\|/.exec(conf)![1];
@@ -33,7 +41,9 @@ const socketOf = (conf: string) => /"unix:([^|"]+)\|/.exec(conf)![1];
 function acceptedOn(socket: string): Set<string> {
   const lines = fs.readFileSync("/proc/net/unix", "utf8").split("\n");
   // Num RefCount Protocol Flags Type St Inode Path; St 03 = connected (01 is the listener).
-  return new Set(lines.map((l) => l.trim().split(/\s+/)).filter((f) => f[7] === socket && f[5] === "03").map((f) => f[6]));
+  return new Set(
+    lines.map((l) => l.trim().split(/\s+/)).filter((f) => f[7] === socket && f[5] === "03").map((f) => f[6]),
+  );
 }
 
 // Bun and Deno close a connection without FCGI_KEEP_CONN at once after END_REQUEST, before the
@@ -46,18 +56,27 @@ async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT
   const socket = path.join(dir, "app.sock");
   // Apache's children run as another account (www-data when we are root).
   const worker = await startWorker(rt, [APP, "--listen", `unix:${socket}`, "--socket-mode", "666"]);
-  return frontAround(worker, () => startApache({
-    template: CONF,
-    prefix: path.join(dir, "apache"),
-    vars: { __SOCKET__: socket },
-    portVars: ["__PORT__", "__STREAM_PORT__"],
-    modules: MODULES,
-  }), site);
+  return frontAround(worker, () =>
+    startApache({
+      template: CONF,
+      prefix: path.join(dir, "apache"),
+      vars: { __SOCKET__: socket },
+      portVars: ["__PORT__", "__STREAM_PORT__"],
+      modules: MODULES,
+    }), site);
 }
 
 // Both hosts stream uploads (no CONTENT_LENGTH for a chunked one); /slow writes nothing, so
 // Apache never notices a client that left (it only finds out when it writes).
-const quirks: Quirks = { serverSoftware: /^Apache\/2\.4\./, authorization: "dropped", chunkedUpload: "streamed", streams: false, disconnectAborts: false, host: "port", failedStream: "cut" };
+const quirks: Quirks = {
+  serverSoftware: /^Apache\/2\.4\./,
+  authorization: "dropped",
+  chunkedUpload: "streamed",
+  streams: false,
+  disconnectAborts: false,
+  host: "port",
+  failedStream: "cut",
+};
 
 const plain: FrontSpec = {
   name: "apache mod_proxy_fcgi",
@@ -100,7 +119,9 @@ const plain: FrontSpec = {
       }
       // The enablereuse host has not been used in this suite: its first requests open connections, which stay.
       const livePort = [...ctx().conf!.matchAll(/^Listen 127\.0\.0\.1:(\d+)$/gm)][1][1];
-      for (let i = 0; i < 4; i++) assert.equal(await (await fetch(`http://127.0.0.1:${livePort}/hello`)).text(), "hello");
+      for (let i = 0; i < 4; i++) {
+        assert.equal(await (await fetch(`http://127.0.0.1:${livePort}/hello`)).text(), "hello");
+      }
       await sleep(200);
       assert.ok(opened().length >= 1, "no FastCGI connection stayed open behind enablereuse=on");
     });

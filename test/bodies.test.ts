@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import util from "node:util";
 import { fetchRaw, fnv, parseCgi, RawConn, requestBytes } from "./lib/fcgi.ts";
-import { APP, ROOT, runtimes, type Runtime, startWorker, tmpDir, type WorkerProc } from "./lib/workers.ts";
+import { APP, ROOT, type Runtime, runtimes, startWorker, tmpDir, type WorkerProc } from "./lib/workers.ts";
 
 const enc = new TextEncoder();
 
@@ -35,7 +35,7 @@ function text(n: number): string {
   const cycle = ["a", "é", "b", "✓", " ", "c", "ß", "€", "0", "z"];
   let s = "";
   let bytes = 0;
-  for (let i = 0; ; i++) {
+  for (let i = 0;; i++) {
     const c = cycle[i % cycle.length];
     const size = enc.encode(c).length;
     if (bytes + size > n) break;
@@ -46,7 +46,8 @@ function text(n: number): string {
 }
 
 /** n characters of [0-9a-z], which a urlencoded value carries as they are. */
-const alnum = (n: number, seed: number): string => Array.from(noise(n, seed), (b) => "0123456789abcdefghijklmnopqrstuvwxyz"[b % 36]).join("");
+const alnum = (n: number, seed: number): string =>
+  Array.from(noise(n, seed), (b) => "0123456789abcdefghijklmnopqrstuvwxyz"[b % 36]).join("");
 
 const digest = (b: Uint8Array) => ({ length: b.length, hash: fnv(b) });
 
@@ -85,12 +86,25 @@ function cases(n: number): Case[] {
     { name: `text ${n}`, uri: read("text"), body: enc.encode(s), expect: digest(enc.encode(s)) },
     { name: `json ${n}`, uri: read("json"), body: enc.encode(json), expect: digest(enc.encode(json)) },
     {
-      name: `formData urlencoded ${n}`, uri: read("formData"), body: enc.encode(`a=${a}&b=${b}`), type: "application/x-www-form-urlencoded",
+      name: `formData urlencoded ${n}`,
+      uri: read("formData"),
+      body: enc.encode(`a=${a}&b=${b}`),
+      type: "application/x-www-form-urlencoded",
       expect: { entries: [{ name: "a", ...digest(enc.encode(a)) }, { name: "b", ...digest(enc.encode(b)) }] },
     },
     {
-      name: `formData multipart ${n}`, uri: read("formData"), body: form.body, type: form.type,
-      expect: { entries: [{ name: "note", ...digest(enc.encode(note)) }, { name: "upload", file: "data.bin", type: "application/octet-stream", ...digest(file) }] },
+      name: `formData multipart ${n}`,
+      uri: read("formData"),
+      body: form.body,
+      type: form.type,
+      expect: {
+        entries: [{ name: "note", ...digest(enc.encode(note)) }, {
+          name: "upload",
+          file: "data.bin",
+          type: "application/octet-stream",
+          ...digest(file),
+        }],
+      },
     },
     { name: `stream ${n}`, uri: read("stream"), body: bytes, expect: { ...digest(bytes), plain: true } },
   ];
@@ -105,7 +119,9 @@ function mismatch(c: Case, stdout: Uint8Array): string | null {
   const got = JSON.parse(r.text);
   if (got.absent) return null;
   const expected = { as: new URLSearchParams(c.uri.split("?")[1]).get("as"), ...c.expect, used: true };
-  return util.isDeepStrictEqual(got, expected) ? null : `${c.name}: got ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`;
+  return util.isDeepStrictEqual(got, expected)
+    ? null
+    : `${c.name}: got ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`;
 }
 
 const opts = (c: Case) => ({ body: c.body, params: c.type ? { CONTENT_TYPE: c.type } : undefined });
@@ -137,7 +153,13 @@ interface Started {
 
 /** The ways a worker listens; fd 0 as a web server hands it over: no --listen. */
 const MODES: { name: string; start(rt: Runtime, args: string[]): Promise<Started> }[] = [
-  { name: "tcp", start: async (rt, args) => { const worker = await startWorker(rt, [...args, "--listen", "127.0.0.1:0"]); return { worker, address: worker.address }; } },
+  {
+    name: "tcp",
+    start: async (rt, args) => {
+      const worker = await startWorker(rt, [...args, "--listen", "127.0.0.1:0"]);
+      return { worker, address: worker.address };
+    },
+  },
   {
     name: "unix",
     start: async (rt, args) => {
@@ -158,7 +180,9 @@ const MODES: { name: string; start(rt: Runtime, args: string[]): Promise<Started
     name: "fd 0 (tcp)",
     start: async (rt, args) => {
       const port = await freePort();
-      const worker = await startWorker(rt, args, { launcher: [spawnFcgi(), "-n", "-a", "127.0.0.1", "-p", String(port), "--"] });
+      const worker = await startWorker(rt, args, {
+        launcher: [spawnFcgi(), "-n", "-a", "127.0.0.1", "-p", String(port), "--"],
+      });
       assert.equal(worker.address, "fd:0");
       return { worker, address: `tcp:127.0.0.1:${port}` };
     },
@@ -185,24 +209,34 @@ function readerTests(label: string, start: () => Promise<Started>, kind: "lazy" 
       }
     };
 
-    test("each reader, a connection per request", { timeout: 60000 }, () => annotate(async () => {
-      const wrong = [];
-      for (const c of ALL) wrong.push(mismatch(c, (await fetchRaw(s!.address, "POST", c.uri, opts(c))).end.stdout));
-      assert.deepEqual(wrong.filter(Boolean), []);
-    }));
-
-    test("each reader, all on one FCGI_KEEP_CONN connection, sent back to back", { timeout: 60000 }, () => annotate(async () => {
-      const conn = await RawConn.connect(s!.address);
-      try {
-        conn.send(new Uint8Array(ALL.flatMap((c, i) => [...requestBytes(i + 1, "POST", c.uri, { ...opts(c), keepConn: true })])));
+    test("each reader, a connection per request", { timeout: 60000 }, () =>
+      annotate(async () => {
         const wrong = [];
-        for (const [i, c] of ALL.entries()) wrong.push(mismatch(c, (await conn.response(i + 1, 30000)).stdout));
+        for (const c of ALL) wrong.push(mismatch(c, (await fetchRaw(s!.address, "POST", c.uri, opts(c))).end.stdout));
         assert.deepEqual(wrong.filter(Boolean), []);
-        assert.equal(conn.closed, false, "the kept connection stays open");
-      } finally {
-        conn.close();
-      }
-    }));
+      }));
+
+    test(
+      "each reader, all on one FCGI_KEEP_CONN connection, sent back to back",
+      { timeout: 60000 },
+      () =>
+        annotate(async () => {
+          const conn = await RawConn.connect(s!.address);
+          try {
+            conn.send(
+              new Uint8Array(
+                ALL.flatMap((c, i) => [...requestBytes(i + 1, "POST", c.uri, { ...opts(c), keepConn: true })]),
+              ),
+            );
+            const wrong = [];
+            for (const [i, c] of ALL.entries()) wrong.push(mismatch(c, (await conn.response(i + 1, 30000)).stdout));
+            assert.deepEqual(wrong.filter(Boolean), []);
+            assert.equal(conn.closed, false, "the kept connection stays open");
+          } finally {
+            conn.close();
+          }
+        }),
+    );
   });
 }
 
@@ -218,7 +252,10 @@ for (const rt of runtimes()) {
 // fetchcgi/node on Bun and Deno: their node:net, whatever the address (Deno's CLI takes it for fd 0 only).
 const NODE_ADAPTER = path.join(ROOT, "test/fixtures/serve-node.ts");
 for (const rt of runtimes().filter((r) => r.name === "bun" || r.name === "deno")) {
-  const viaNode: Runtime = { ...rt, cli: (a) => (rt.name === "deno" ? ["run", "-A", NODE_ADAPTER, ...a] : [NODE_ADAPTER, ...a]) };
+  const viaNode: Runtime = {
+    ...rt,
+    cli: (a) => (rt.name === "deno" ? ["run", "-A", NODE_ADAPTER, ...a] : [NODE_ADAPTER, ...a]),
+  };
   for (const kind of ["lazy", "runtime"] as const) {
     readerTests(`${rt.name}, fetchcgi/node over tcp, ${kind} Request`, async () => {
       const worker = await startWorker(viaNode, ["127.0.0.1:0", kind]);

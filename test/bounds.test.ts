@@ -10,7 +10,19 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
-import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T } from "./lib/fcgi.ts";
+import {
+  baseParams,
+  begin,
+  cat,
+  fetchRaw,
+  pairs,
+  parseCgi,
+  RawConn,
+  record,
+  requestBytes,
+  stream,
+  T,
+} from "./lib/fcgi.ts";
 import { MiB, rss, rssPeak, transferGrowth, transferSlack, waitFor } from "./lib/proc.ts";
 import { download, upload } from "./lib/transfer.ts";
 import { ROOT, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
@@ -29,7 +41,7 @@ async function trickle(addr: string, n: number, payload: Uint8Array, every = 100
   }
   let at = 0;
   const tick = () => {
-    if (at < payload.length) for (const c of conns) if (!c.closed) c.send(payload.subarray(at, at + 1));
+    if (at < payload.length) { for (const c of conns) if (!c.closed) c.send(payload.subarray(at, at + 1)); }
     at++;
   };
   tick();
@@ -151,7 +163,11 @@ for (const rt of runtimes()) {
         await silent.waitClosed(2000);
         await kept.waitClosed(2000);
         assert.ok(performance.now() - t0 < 1500, `closed after ${performance.now() - t0} ms`);
-        assert.equal(parseCgi((await busy.response(1, 3000)).stdout).text, "x".repeat(12), "a request in flight is not idle");
+        assert.equal(
+          parseCgi((await busy.response(1, 3000)).stdout).text,
+          "x".repeat(12),
+          "a request in flight is not idle",
+        );
         assert.equal(busy.closed, false);
         await busy.waitClosed(2000); // and once it is done, it is idle
       } finally {
@@ -221,7 +237,14 @@ for (const rt of runtimes()) {
     test("params that end inside a pair get 400; the worker serves on", async () => {
       const c = await RawConn.connect(w.address);
       const p = pairs(base());
-      c.send(cat(begin(1), record(T.PARAMS, 1, cat(p, Uint8Array.of(5, 3), new TextEncoder().encode("HTT"))), record(T.PARAMS, 1), stream(T.STDIN, 1)));
+      c.send(
+        cat(
+          begin(1),
+          record(T.PARAMS, 1, cat(p, Uint8Array.of(5, 3), new TextEncoder().encode("HTT"))),
+          record(T.PARAMS, 1),
+          stream(T.STDIN, 1),
+        ),
+      );
       const end = await c.response(1);
       assert.equal(parseCgi(end.stdout).status, 400);
       c.close();
@@ -265,9 +288,21 @@ for (const rt of runtimes()) {
       const t0 = performance.now();
       const peak = await watched();
       const mb = (n: number) => (n / MiB).toFixed(0);
-      t.diagnostic(`${mb(BYTES / ((performance.now() - t0) / 1000))} MiB/s; RSS ${mb(cold)} MiB cold, ${mb(warm)} MiB warm-up peak, ${mb(peak)} MiB measured peak`);
-      assert.ok(warm - cold < GROWTH, `RSS grew ${mb(warm - cold)} MiB from idle in the first transfer (allowed: under ${mb(GROWTH)}): the bytes are kept`);
-      assert.ok(peak - warm < SLACK, `RSS went ${((peak - warm) / MiB).toFixed(1)} MiB past the warm-up peak (allowed: ${SLACK / MiB})`);
+      t.diagnostic(
+        `${mb(BYTES / ((performance.now() - t0) / 1000))} MiB/s; RSS ${mb(cold)} MiB cold, ${
+          mb(warm)
+        } MiB warm-up peak, ${mb(peak)} MiB measured peak`,
+      );
+      assert.ok(
+        warm - cold < GROWTH,
+        `RSS grew ${mb(warm - cold)} MiB from idle in the first transfer (allowed: under ${
+          mb(GROWTH)
+        }): the bytes are kept`,
+      );
+      assert.ok(
+        peak - warm < SLACK,
+        `RSS went ${((peak - warm) / MiB).toFixed(1)} MiB past the warm-up peak (allowed: ${SLACK / MiB})`,
+      );
     }
 
     test(`a ${BYTES / MiB} MiB upload streams through with flat memory`, async (t) => {
@@ -293,10 +328,16 @@ for (const rt of runtimes()) {
 // objects (the CLI's default) are installed with the first request for that reason, not
 // with a connection that sends nothing (a health check): taking the runtime's Response or Request
 // loads undici, even reading the global's property descriptor on Node 24.
-const ONE_REQUEST = cat(begin(1), record(T.PARAMS, 1, pairs([["REQUEST_METHOD", "GET"], ["REQUEST_URI", "/x"], ["HTTP_HOST", "h"]])), record(T.PARAMS, 1), record(T.STDIN, 1));
-for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const lazy of [false, true]) {
-  test(`${rt.name}${lazy ? " with the lazy Request and Response" : ""}: a listening worker loads undici only with its first request`, async () => {
-    const script = `
+const ONE_REQUEST = cat(
+  begin(1),
+  record(T.PARAMS, 1, pairs([["REQUEST_METHOD", "GET"], ["REQUEST_URI", "/x"], ["HTTP_HOST", "h"]])),
+  record(T.PARAMS, 1),
+  record(T.STDIN, 1),
+);
+for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) {
+  for (const lazy of [false, true]) {
+    test(`${rt.name}${lazy ? " with the lazy Request and Response" : ""}: a listening worker loads undici only with its first request`, async () => {
+      const script = `
       const { serve } = await import(${JSON.stringify(path.join(ROOT, "dist/mod.js"))});
       const core = await import(${JSON.stringify(path.join(ROOT, "dist/core/mod.js"))});
       const net = await import("node:net");
@@ -322,14 +363,15 @@ for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const
         lazy: typeof Response.take === "function", wrapped: Request.name === "Request" && Object.getPrototypeOf(Request) !== Function.prototype }));
       await server.close();
     `;
-    const out = JSON.parse(execFileSync(rt.bin, ["--input-type=module", "-e", script], { encoding: "utf8" }));
-    assert.equal(out.before, false, "undici loaded before any request");
-    assert.equal(out.afterConnection, false, "undici loaded by a connection that sent nothing");
-    assert.equal(out.answered, true, "the request was answered");
-    assert.equal(out.after, true, "the first request loads it");
-    assert.equal(out.lazy, lazy, "the global Response");
-    assert.equal(out.wrapped, lazy, "the global Request");
-  });
+      const out = JSON.parse(execFileSync(rt.bin, ["--input-type=module", "-e", script], { encoding: "utf8" }));
+      assert.equal(out.before, false, "undici loaded before any request");
+      assert.equal(out.afterConnection, false, "undici loaded by a connection that sent nothing");
+      assert.equal(out.answered, true, "the request was answered");
+      assert.equal(out.after, true, "the first request loads it");
+      assert.equal(out.lazy, lazy, "the global Response");
+      assert.equal(out.wrapped, lazy, "the global Request");
+    });
+  }
 }
 
 // A library user's process ends when its server has closed and nothing else is left to do: the
@@ -337,7 +379,9 @@ for (const rt of runtimes().filter((r) => r.name.startsWith("node"))) for (const
 for (const rt of runtimes()) {
   test(`${rt.name}: after server.close() the process exits at once, even after a connection came and went`, async () => {
     const file = path.join(ROOT, `test/.exit-${rt.name}.mjs`);
-    fs.writeFileSync(file, `
+    fs.writeFileSync(
+      file,
+      `
       import net from "node:net";
       import process from "node:process";
       import { serve } from ${JSON.stringify(path.join(ROOT, "dist/mod.js"))};
@@ -352,7 +396,8 @@ for (const rt of runtimes()) {
       await server.close();
       const closed = performance.now();
       process.on("exit", () => console.log(performance.now() - closed));
-    `);
+    `,
+    );
     try {
       const args = rt.name === "deno" ? ["run", "-A", file] : [file];
       const elapsed = Number(execFileSync(rt.bin, args, { encoding: "utf8", timeout: 20000 }).trim());

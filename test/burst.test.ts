@@ -58,10 +58,18 @@ for (const rt of runtimes()) {
   describe(`bursts on ${rt.name}`, () => {
     test("listens with the system's largest backlog, or --backlog's", async () => {
       await withWorker(rt, ["--listen", ":0"], async (w) => assert.equal(listenBacklog(w.address), SOMAXCONN));
-      await withWorker(rt, ["--listen", ":0", "--backlog", "100"], async (w) => assert.equal(listenBacklog(w.address), 100));
+      await withWorker(
+        rt,
+        ["--listen", ":0", "--backlog", "100"],
+        async (w) => assert.equal(listenBacklog(w.address), 100),
+      );
       // Deno.listen's Unix listener has a fixed backlog (README, --backlog).
       const unix = `unix:${path.join(tmpDir(), "app.sock")}`;
-      await withWorker(rt, ["--listen", unix], async (w) => assert.equal(listenBacklog(w.address), rt.name === "deno" ? Math.min(1024, SOMAXCONN) : SOMAXCONN));
+      await withWorker(
+        rt,
+        ["--listen", unix],
+        async (w) => assert.equal(listenBacklog(w.address), rt.name === "deno" ? Math.min(1024, SOMAXCONN) : SOMAXCONN),
+      );
       // A socket inherited on fd 0 (spawn-fcgi, mod_fcgid), listening with the spawner's backlog.
       const inherited = net.createServer();
       const socketPath = path.join(tmpDir(), "fd0.sock");
@@ -115,7 +123,9 @@ for (const rt of runtimes()) {
     });
 
     // Deno leaves waiting connections in the kernel's queue, whose length the first test checks.
-    test("Node and Bun hold at most --backlog waiting connections; past that one is refused, logged", { skip: rt.name === "deno" && "Deno does not hold connections" }, async () => {
+    test("Node and Bun hold at most --backlog waiting connections; past that one is refused, logged", {
+      skip: rt.name === "deno" && "Deno does not hold connections",
+    }, async () => {
       await withWorker(rt, ["--listen", ":0", "--max-conns", "1", "--backlog", "1"], async (w) => {
         const served = await keptRequest(w.address);
         await served.response(1);
@@ -149,7 +159,11 @@ for (const rt of runtimes()) {
             for (const port of ["__PLAIN_PORT__", "__KEEP_PORT__"]) {
               const r = await wrk(`http://127.0.0.1:${nginx.ports[port]}/hello`, 2000, 3);
               assert.ok(r.requests > 0, r.output);
-              assert.equal(r.errors, 0, `${port === "__PLAIN_PORT__" ? "per-request connections" : "keep-alive upstream"}: ${r.output}`);
+              assert.equal(
+                r.errors,
+                0,
+                `${port === "__PLAIN_PORT__" ? "per-request connections" : "keep-alive upstream"}: ${r.output}`,
+              );
             }
             assert.doesNotMatch(nginx.log(), /\[(error|crit|alert|emerg)\]/, "nginx logged errors");
           } catch (err) {
@@ -167,13 +181,18 @@ for (const rt of runtimes()) {
 const WRK = findBinary([process.env.WRK, "wrk"], "wrk is not installed: `apt-get install -y wrk`");
 
 /** `seconds` of load from `clients` keep-alive clients; errors: non-2xx answers and socket errors of every kind. */
-async function wrk(url: string, clients: number, seconds: number): Promise<{ requests: number; errors: number; output: string }> {
+async function wrk(
+  url: string,
+  clients: number,
+  seconds: number,
+): Promise<{ requests: number; errors: number; output: string }> {
   // Generous timeout: a request that waits its turn is slow, not failed (wrk's default is 2 s).
-  const { stdout } = await promisify(execFile)(WRK, ["-t2", `-c${clients}`, `-d${seconds}s`, "--timeout", "30s", url], { timeout: (seconds + 60) * 1000 });
+  const { stdout } = await promisify(execFile)(WRK, ["-t2", `-c${clients}`, `-d${seconds}s`, "--timeout", "30s", url], {
+    timeout: (seconds + 60) * 1000,
+  });
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const socketErrors = socket ? socket.slice(1).reduce((n, x) => n + Number(x), 0) : 0;
   return { requests, errors: non2xx + socketErrors, output: stdout };
 }
-

@@ -16,7 +16,11 @@ const CONF = path.join(ROOT, "examples/Caddyfile");
 // app.js plus /probe, /peak, /tick and /ticks.
 const PROBE = path.join(ROOT, "test/fixtures/probe.js");
 
-const findCaddy = () => findBinary([process.env.CADDY, "caddy"], "caddy is not installed (looked for $CADDY, caddy on PATH, /usr/bin/caddy): install it, e.g. `apt-get install -y caddy`");
+const findCaddy = () =>
+  findBinary(
+    [process.env.CADDY, "caddy"],
+    "caddy is not installed (looked for $CADDY, caddy on PATH, /usr/bin/caddy): install it, e.g. `apt-get install -y caddy`",
+  );
 
 // Fails (not skips) without Caddy; the per-runtime suites then fail in their before hooks too.
 test("caddy is installed", () => {
@@ -25,7 +29,10 @@ test("caddy is installed", () => {
 
 test("docs/caddy.md shows examples/Caddyfile as it is", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/caddy.md"), "utf8");
-  assert.ok(doc.includes("```caddyfile\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/caddy.md: the config block differs from examples/Caddyfile");
+  assert.ok(
+    doc.includes("```caddyfile\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/caddy.md: the config block differs from examples/Caddyfile",
+  );
 });
 
 describeFront({
@@ -33,23 +40,32 @@ describeFront({
   // Caddy passes Authorization and Host as sent, sends CONTENT_LENGTH=-1 for a chunked upload
   // (streamed) and, having no way to tell the worker, leaves a silent handler running when its
   // client goes (a streaming one is stopped at its next write: see below).
-  quirks: { serverSoftware: /^Caddy\/2\./, authorization: "passed", chunkedUpload: "streamed", streams: true, disconnectAborts: false, host: "port", failedStream: "whole" },
+  quirks: {
+    serverSoftware: /^Caddy\/2\./,
+    authorization: "passed",
+    chunkedUpload: "streamed",
+    streams: true,
+    disconnectAborts: false,
+    host: "port",
+    failedStream: "whole",
+  },
   async start(rt, dir) {
     const socket = path.join(dir, "app.sock");
     const worker = await startWorker(rt, [PROBE, "--listen", `unix:${socket}`]);
     const prefix = path.join(dir, "caddy");
-    return frontAround(worker, () => startFront({
-      name: "caddy",
-      bin: findCaddy(),
-      template: CONF,
-      confName: "Caddyfile",
-      args: (conf) => ["run", "--config", conf, "--adapter", "caddyfile"],
-      vars: { __SOCKET__: socket },
-      portVars: ["__PORT__"],
-      prefix,
-      // Caddy keeps its autosave.json and other state under these: inside the prefix, not ~.
-      env: { HOME: prefix, XDG_CONFIG_HOME: path.join(prefix, "config"), XDG_DATA_HOME: path.join(prefix, "data") },
-    }));
+    return frontAround(worker, () =>
+      startFront({
+        name: "caddy",
+        bin: findCaddy(),
+        template: CONF,
+        confName: "Caddyfile",
+        args: (conf) => ["run", "--config", conf, "--adapter", "caddyfile"],
+        vars: { __SOCKET__: socket },
+        portVars: ["__PORT__"],
+        prefix,
+        // Caddy keeps its autosave.json and other state under these: inside the prefix, not ~.
+        env: { HOME: prefix, XDG_CONFIG_HOME: path.join(prefix, "config"), XDG_DATA_HOME: path.join(prefix, "data") },
+      }));
   },
   extra(it, ctx) {
     const get = (p: string, init?: RequestInit) => fetch(`${ctx().base}${p}`, init);
@@ -72,10 +88,20 @@ describeFront({
     });
 
     it("a chunked upload comes with CONTENT_LENGTH=-1, which the worker drops", async () => {
-      const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("abc")); c.close(); } });
+      const body = new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode("abc"));
+          c.close();
+        },
+      });
       const probe = await (await get("/probe", { method: "PUT", body, duplex: "half" } as RequestInit)).json();
       assert.deepEqual([probe.body, probe.contentLength], ["abc", "-1"]);
-      const body2 = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("abc")); c.close(); } });
+      const body2 = new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode("abc"));
+          c.close();
+        },
+      });
       const echo = await (await get("/echo", { method: "PUT", body: body2, duplex: "half" } as RequestInit)).json();
       assert.equal(echo.body, "abc");
       assert.equal(echo.headers["content-length"], undefined);
@@ -85,13 +111,17 @@ describeFront({
     // Deno and Bun then close the connection (the fd) at END_REQUEST, Caddy's next STDIN write
     // fails with EPIPE and it answers 502 instead of the response (Node half-closes: fine).
     const rt = ctx().rt.name;
-    test("a handler that ignores a 1 MiB request body still gets its response through", { timeout: 30000 }, async () => {
-      for (let i = 0; i < 3; i++) {
-        const res = await get("/hello", { method: "POST", body: new Uint8Array(1 << 20) });
-        assert.equal(res.status, 200);
-        assert.equal(await res.text(), "hello");
-      }
-    });
+    test(
+      "a handler that ignores a 1 MiB request body still gets its response through",
+      { timeout: 30000 },
+      async () => {
+        for (let i = 0; i < 3; i++) {
+          const res = await get("/hello", { method: "POST", body: new Uint8Array(1 << 20) });
+          assert.equal(res.status, 200);
+          assert.equal(await res.text(), "hello");
+        }
+      },
+    );
 
     it("no CGI Status header reaches the client (header_down -Status)", async () => {
       for (const p of ["/hello", "/status?code=418", "/redirect"]) {
@@ -111,7 +141,10 @@ describeFront({
       let text = "tick\n";
       for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
       assert.equal(text, "tick\n".repeat(3));
-      assert.ok(performance.now() - start - at >= 600, `first piece at ${at} ms, end at ${performance.now() - start} ms: not streamed`);
+      assert.ok(
+        performance.now() - start - at >= 600,
+        `first piece at ${at} ms, end at ${performance.now() - start} ms: not streamed`,
+      );
     });
 
     it("a client that leaves a streaming response aborts request.signal at the handler's next write", async () => {
@@ -119,13 +152,18 @@ describeFront({
     });
 
     it("one FastCGI connection per request, closed after it (no keep-alive)", async () => {
-      const all = await Promise.all(Array.from({ length: 8 }, (_, i) => get(`/probe?ms=300&tag=${i}`).then((r) => r.json())));
+      const all = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => get(`/probe?ms=300&tag=${i}`).then((r) => r.json())),
+      );
       assert.deepEqual(all.map((r) => [r.tag, r.requestId]), Array.from({ length: 8 }, (_, i) => [String(i), 1]));
       // (The disconnect check's /slow handler may hold its connection a few seconds more.)
       const socket = ctx().worker!.address.replace(/^unix:/, "");
       const deadline = performance.now() + 5000;
       while (acceptedOn(socket) > 0) {
-        assert.ok(performance.now() < deadline, `${acceptedOn(socket)} FastCGI connections still open 5 s after the last response`);
+        assert.ok(
+          performance.now() < deadline,
+          `${acceptedOn(socket)} FastCGI connections still open 5 s after the last response`,
+        );
         await sleep(50);
       }
     });

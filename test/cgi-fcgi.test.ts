@@ -21,7 +21,11 @@ import { APP, ROOT, runtimes, startWorker, tmpDir, type WorkerProc } from "./lib
 const BRIDGE = path.join(ROOT, "examples/cgi-fcgi-bridge.cgi");
 const SPAWN = path.join(ROOT, "examples/cgi-fcgi-spawn.cgi");
 const read = (f: string) => fs.readFileSync(f, "utf8");
-const findCgiFcgi = () => findBinary(["/usr/bin/cgi-fcgi"], "cgi-fcgi is not installed (the example scripts run /usr/bin/cgi-fcgi): install it, e.g. `apt-get install -y libfcgi-bin`");
+const findCgiFcgi = () =>
+  findBinary(
+    ["/usr/bin/cgi-fcgi"],
+    "cgi-fcgi is not installed (the example scripts run /usr/bin/cgi-fcgi): install it, e.g. `apt-get install -y libfcgi-bin`",
+  );
 
 test("cgi-fcgi is installed", () => {
   findCgiFcgi();
@@ -29,7 +33,12 @@ test("cgi-fcgi is installed", () => {
 
 test("docs/cgi-fcgi.md shows the example scripts as they are", () => {
   const doc = read(path.join(ROOT, "docs/cgi-fcgi.md"));
-  for (const f of [BRIDGE, SPAWN]) assert.ok(doc.includes("```sh\n" + read(f) + "```\n"), `docs/cgi-fcgi.md: the block differs from ${path.relative(ROOT, f)}`);
+  for (const f of [BRIDGE, SPAWN]) {
+    assert.ok(
+      doc.includes("```sh\n" + read(f) + "```\n"),
+      `docs/cgi-fcgi.md: the block differs from ${path.relative(ROOT, f)}`,
+    );
+  }
   assert.ok(doc.includes("examples/fetchcgi-wrapper.sh"), "docs/cgi-fcgi.md does not point to the wrapper");
 });
 
@@ -42,13 +51,29 @@ function writeScript(template: string, dir: string, vars: Record<string, string>
 }
 
 /** The CGI environment a web server would give the bridge for `method uri`, `headers` as HTTP_*. */
-function cgiEnv(method: string, uri: string, headers: Record<string, string> = {}, extra: Record<string, string> = {}): Record<string, string> {
+function cgiEnv(
+  method: string,
+  uri: string,
+  headers: Record<string, string> = {},
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const [rawPath, query = ""] = uri.split(/\?(.*)/s);
   const env: Record<string, string> = {
-    PATH: "/usr/local/bin:/usr/bin:/bin", GATEWAY_INTERFACE: "CGI/1.1", SERVER_SOFTWARE: "test-cgi/1.0",
-    SERVER_NAME: "example.test", SERVER_PORT: "8080", SERVER_ADDR: "127.0.0.1", SERVER_PROTOCOL: "HTTP/1.1",
-    REQUEST_METHOD: method, REQUEST_URI: uri, QUERY_STRING: query, SCRIPT_NAME: "", PATH_INFO: decodeURIComponent(rawPath),
-    REMOTE_ADDR: "127.0.0.1", REMOTE_PORT: "50000", HTTP_HOST: "example.test:8080",
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    GATEWAY_INTERFACE: "CGI/1.1",
+    SERVER_SOFTWARE: "test-cgi/1.0",
+    SERVER_NAME: "example.test",
+    SERVER_PORT: "8080",
+    SERVER_ADDR: "127.0.0.1",
+    SERVER_PROTOCOL: "HTTP/1.1",
+    REQUEST_METHOD: method,
+    REQUEST_URI: uri,
+    QUERY_STRING: query,
+    SCRIPT_NAME: "",
+    PATH_INFO: decodeURIComponent(rawPath),
+    REMOTE_ADDR: "127.0.0.1",
+    REMOTE_PORT: "50000",
+    HTTP_HOST: "example.test:8080",
   };
   for (const [k, v] of Object.entries(headers)) {
     const name = k.toUpperCase().replaceAll("-", "_");
@@ -68,7 +93,12 @@ interface CgiRun extends Parsed {
  * `readAfter`, its stdout is not read for that many ms: the pipe fills and cgi-fcgi, blocked
  * writing it, stops reading the worker (a web server relaying to a slow client).
  */
-function runCgi(script: string, env: Record<string, string>, body?: Uint8Array | string | AsyncIterable<Uint8Array>, opts: { kill?: Promise<void>; readAfter?: number } = {}): Promise<CgiRun> {
+function runCgi(
+  script: string,
+  env: Record<string, string>,
+  body?: Uint8Array | string | AsyncIterable<Uint8Array>,
+  opts: { kill?: Promise<void>; readAfter?: number } = {},
+): Promise<CgiRun> {
   // Its own process group: workers that cgi-fcgi -connect starts stay in it (for the cleanup).
   const proc = spawn(script, [], { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
   const out: Buffer[] = [];
@@ -82,7 +112,9 @@ function runCgi(script: string, env: Record<string, string>, body?: Uint8Array |
   proc.stdin!.on("error", () => {}); // cgi-fcgi may exit before reading all of it
   (async () => {
     if (body === undefined || typeof body === "string" || body instanceof Uint8Array) return proc.stdin!.end(body);
-    for await (const chunk of body) if (!proc.stdin!.write(chunk)) await new Promise((r) => proc.stdin!.once("drain", r));
+    for await (const chunk of body) {
+      if (!proc.stdin!.write(chunk)) await new Promise((r) => proc.stdin!.once("drain", r));
+    }
     proc.stdin!.end();
   })().catch(() => {});
   opts.kill?.then(() => proc.kill("SIGTERM"));
@@ -119,8 +151,13 @@ for (const rt of runtimes()) {
     let dir = "";
     let worker: WorkerProc;
     let bridge: { file: string; text: string };
-    const cgi = (method: string, uri: string, headers: Record<string, string> = {}, body?: Parameters<typeof runCgi>[2], extra?: Record<string, string>) =>
-      runCgi(bridge.file, cgiEnv(method, uri, headers, extra), body);
+    const cgi = (
+      method: string,
+      uri: string,
+      headers: Record<string, string> = {},
+      body?: Parameters<typeof runCgi>[2],
+      extra?: Record<string, string>,
+    ) => runCgi(bridge.file, cgiEnv(method, uri, headers, extra), body);
 
     before(async () => {
       findCgiFcgi();
@@ -138,7 +175,11 @@ for (const rt of runtimes()) {
         try {
           await fn();
         } catch (err) {
-          throw annotate(err, `cgi-fcgi → ${rt.name}`, `--- worker log (${rt.name}) ---\n${worker?.log().split("\n").slice(-30).join("\n")}`);
+          throw annotate(
+            err,
+            `cgi-fcgi → ${rt.name}`,
+            `--- worker log (${rt.name}) ---\n${worker?.log().split("\n").slice(-30).join("\n")}`,
+          );
         }
       });
 
@@ -158,7 +199,12 @@ for (const rt of runtimes()) {
 
     it("POST: method, body, CONTENT_TYPE/LENGTH, HTTP_* headers, Authorization, URL from REQUEST_URI + HTTP_HOST", async () => {
       const body = "ping ✓";
-      const r = await cgi("POST", "/echo?a=1", { "content-type": "text/plain;charset=utf-8", "content-length": String(Buffer.byteLength(body)), "x-custom": "yes", authorization: "Bearer t0k3n" }, body);
+      const r = await cgi("POST", "/echo?a=1", {
+        "content-type": "text/plain;charset=utf-8",
+        "content-length": String(Buffer.byteLength(body)),
+        "x-custom": "yes",
+        authorization: "Bearer t0k3n",
+      }, body);
       assert.equal(r.status, 200);
       const echo = JSON.parse(r.text);
       assert.equal(echo.method, "POST");
@@ -264,7 +310,9 @@ for (const rt of runtimes()) {
     it("long and joined headers; libfcgi cuts PARAMS records inside a pair", async () => {
       // cgi-fcgi writes params in 8184-byte records: a 7000-byte value is cut across two.
       const long = "v".repeat(7000);
-      const echo = JSON.parse((await cgi("GET", "/echo", { "x-long": long, "x-multi": "one, two", "x-after": "end" })).text);
+      const echo = JSON.parse(
+        (await cgi("GET", "/echo", { "x-long": long, "x-multi": "one, two", "x-after": "end" })).text,
+      );
       assert.equal(echo.headers["x-long"], long);
       assert.equal(echo.headers["x-multi"], "one, two");
       assert.equal(echo.headers["x-after"], "end");
@@ -315,7 +363,10 @@ for (const rt of runtimes()) {
 
     it("streaming: cgi-fcgi prints each chunk as the handler writes it", async () => {
       const start = performance.now();
-      const proc = spawn(bridge.file, [], { env: cgiEnv("GET", "/stream?n=3&gap=400"), stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(bridge.file, [], {
+        env: cgiEnv("GET", "/stream?n=3&gap=400"),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let text = "";
       let first = -1;
       proc.stdout.on("data", (d) => {
@@ -324,7 +375,10 @@ for (const rt of runtimes()) {
       });
       await new Promise((r) => proc.once("close", r));
       assert.ok(text.endsWith("\r\n\r\ndata: 1\n\ndata: 2\n\ndata: 3\n\n"), JSON.stringify(text));
-      assert.ok(performance.now() - start - first >= 600, `first event at ${first} ms, end at ${performance.now() - start} ms: not streamed`);
+      assert.ok(
+        performance.now() - start - first >= 600,
+        `first event at ${first} ms, end at ${performance.now() - start} ms: not streamed`,
+      );
     });
 
     it("cgi-fcgi killed mid-request (the web server gave up): request.signal aborts", async () => {
@@ -364,40 +418,59 @@ for (const rt of runtimes()) {
 
     /** The pids that answer `n` concurrent /rss requests through `script`. */
     async function answering(script: string, n: number): Promise<Set<number>> {
-      return new Set(await Promise.all(Array.from({ length: n }, async () => {
-        const r = await runCgi(script, cgiEnv("GET", "/rss"));
-        assert.equal(r.status, 200, r.stderr);
-        return JSON.parse(r.text).pid as number;
-      })));
+      return new Set(
+        await Promise.all(Array.from({ length: n }, async () => {
+          const r = await runCgi(script, cgiEnv("GET", "/rss"));
+          assert.equal(r.status, 200, r.stderr);
+          return JSON.parse(r.text).pid as number;
+        })),
+      );
     }
 
-    test("examples/cgi-fcgi-spawn.cgi: the first request starts 2 workers on the socket (fd 0) with a clean environment; later requests reuse them", { timeout: 30000 }, async () => {
-      const socket = path.join(dir, "app.sock");
-      const spawnCgi = writeScript(SPAWN, dir, { __SOCKET__: socket, __WRAPPER__: writeWrapper(rt, dir) });
-      assert.match(spawnCgi.text, templatePattern(read(SPAWN)));
-      assert.deepEqual(servingOnFd0(socket), []);
-      // The first request carries a client's `Proxy:` header: the wrapper keeps it out of the workers' process.env.
-      const first = await runCgi(spawnCgi.file, cgiEnv("GET", "/env", { proxy: "http://evil.test:3128" }));
-      assert.equal(first.status, 200, first.stderr);
-      assert.equal(JSON.parse(first.text).processEnvProxy, null);
-      const workers = servingOnFd0(socket);
-      assert.equal(workers.length, 2, `workers on ${socket}: ${workers}`);
-      for (const pid of await answering(spawnCgi.file, 6)) assert.ok(workers.includes(pid), `answered by ${pid}, not one of ${workers}`);
-      assert.deepEqual(servingOnFd0(socket).sort(), workers.sort(), "later requests started other workers");
-      assert.equal(socketPathOf(workers[0]), socket);
-    });
+    test(
+      "examples/cgi-fcgi-spawn.cgi: the first request starts 2 workers on the socket (fd 0) with a clean environment; later requests reuse them",
+      { timeout: 30000 },
+      async () => {
+        const socket = path.join(dir, "app.sock");
+        const spawnCgi = writeScript(SPAWN, dir, { __SOCKET__: socket, __WRAPPER__: writeWrapper(rt, dir) });
+        assert.match(spawnCgi.text, templatePattern(read(SPAWN)));
+        assert.deepEqual(servingOnFd0(socket), []);
+        // The first request carries a client's `Proxy:` header: the wrapper keeps it out of the workers' process.env.
+        const first = await runCgi(spawnCgi.file, cgiEnv("GET", "/env", { proxy: "http://evil.test:3128" }));
+        assert.equal(first.status, 200, first.stderr);
+        assert.equal(JSON.parse(first.text).processEnvProxy, null);
+        const workers = servingOnFd0(socket);
+        assert.equal(workers.length, 2, `workers on ${socket}: ${workers}`);
+        for (const pid of await answering(spawnCgi.file, 6)) {
+          assert.ok(workers.includes(pid), `answered by ${pid}, not one of ${workers}`);
+        }
+        assert.deepEqual(servingOnFd0(socket).sort(), workers.sort(), "later requests started other workers");
+        assert.equal(socketPathOf(workers[0]), socket);
+      },
+    );
 
-    test("cgi-fcgi -start -connect SOCKET WRAPPER 2 starts 2 workers and exits; the bridge reaches them", { timeout: 30000 }, async () => {
+    test("cgi-fcgi -start -connect SOCKET WRAPPER 2 starts 2 workers and exits; the bridge reaches them", {
+      timeout: 30000,
+    }, async () => {
       const socket = path.join(dir, "start.sock");
-      const proc = spawn(findCgiFcgi(), ["-start", "-connect", socket, writeWrapper(rt, dir), "2"], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+      const proc = spawn(findCgiFcgi(), ["-start", "-connect", socket, writeWrapper(rt, dir), "2"], {
+        stdio: ["ignore", "ignore", "pipe"],
+        detached: true,
+      });
       spawned.add(proc.pid!);
       let err = "";
       proc.stderr!.on("data", (d) => (err += d));
-      assert.equal(await new Promise((r) => proc.once("close", r)), 0, err);
+      assert.equal(
+        await new Promise((r) => proc.once("close", r)),
+        0,
+        err,
+      );
       const workers = servingOnFd0(socket);
       assert.equal(workers.length, 2, `workers on ${socket}: ${workers}`);
       const bridge = writeScript(BRIDGE, dir, { __CONNECT__: socket });
-      for (const pid of await answering(bridge.file, 6)) assert.ok(workers.includes(pid), `answered by ${pid}, not one of ${workers}`);
+      for (const pid of await answering(bridge.file, 6)) {
+        assert.ok(workers.includes(pid), `answered by ${pid}, not one of ${workers}`);
+      }
     });
   });
 }

@@ -25,10 +25,12 @@ function run(rt: Runtime, args: string[], launcher: string[] = []): Promise<Exit
   proc.stderr.on("data", (d) => (stderr += d));
   proc.stdout.on("data", (d) => (stderr += d));
   const timer = setTimeout(() => proc.kill("SIGKILL"), 20000);
-  return new Promise((resolve) => proc.on("close", (code) => {
-    clearTimeout(timer);
-    resolve({ code, stderr: stderr.trim() });
-  }));
+  return new Promise((resolve) =>
+    proc.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: stderr.trim() });
+    })
+  );
 }
 
 /** Fails to start with exactly `message`, status 1. */
@@ -76,8 +78,17 @@ const UNPRIVILEGED_PORT_START = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_un
 /** Connects to the Unix socket as nobody (in group 0, the worker's, or in none); resolves with the error code or "connected". */
 function connectAsNobody(socket: string, inWorkersGroup: boolean): Promise<string> {
   const node = runtimes()[0].bin; // the machine's node: readable by anyone, wherever the checkout is
-  const script = `require("net").connect(${JSON.stringify(socket)}).on("connect", function () { console.log("connected"); this.destroy(); }).on("error", (e) => console.log(e.code))`;
-  const proc = spawn("setpriv", ["--reuid=nobody", "--regid=nogroup", inWorkersGroup ? "--groups=0" : "--clear-groups", node, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const script = `require("net").connect(${
+    JSON.stringify(socket)
+  }).on("connect", function () { console.log("connected"); this.destroy(); }).on("error", (e) => console.log(e.code))`;
+  const proc = spawn("setpriv", [
+    "--reuid=nobody",
+    "--regid=nogroup",
+    inWorkersGroup ? "--groups=0" : "--clear-groups",
+    node,
+    "-e",
+    script,
+  ], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   proc.stdout.on("data", (d) => (out += d));
   return new Promise((resolve) => proc.on("close", () => resolve(out.trim())));
@@ -106,17 +117,28 @@ for (const rt of runtimes()) {
       ];
       for (const [name, source, what] of cases) {
         const app = writeApp(dir, name, source);
-        await refuses(rt, [app, "--listen", ":0"], `fetchcgi: ${app} ${what}: export default a { fetch(request, env, ctx) } object or a function`);
+        await refuses(
+          rt,
+          [app, "--listen", ":0"],
+          `fetchcgi: ${app} ${what}: export default a { fetch(request, env, ctx) } object or a function`,
+        );
       }
     });
 
     test("an APP whose loading never finishes: a message and status 1, never a silent 0", async () => {
-      const app = writeApp(tmpDir(), "hangs.mjs", "await new Promise(() => {});\nexport default { fetch: () => new Response('never') };\n");
+      const app = writeApp(
+        tmpDir(),
+        "hangs.mjs",
+        "await new Promise(() => {});\nexport default { fetch: () => new Response('never') };\n",
+      );
       const { code, stderr } = await run(rt, [app, "--listen", ":0"]);
       assert.equal(code, 1);
       // Deno stops it itself, with a message of its own.
       if (rt.name === "deno") assert.match(stderr, /Top-level await promise never resolved/);
-      else assert.equal(stderr, `fetchcgi: nothing was left to run while loading ${app} (a promise that never settles?)`);
+      else {assert.equal(
+          stderr,
+          `fetchcgi: nothing was left to run while loading ${app} (a promise that never settles?)`,
+        );}
     });
 
     test("--listen PORT is :PORT, on 127.0.0.1 (PHP-FPM's `listen = 9000`)", async () => {
@@ -133,7 +155,14 @@ for (const rt of runtimes()) {
     test("a Unix socket path longer than 107 bytes is refused before binding", async () => {
       const dir = tmpDir();
       const sock = path.join(dir, "s".repeat(120 - dir.length) + ".sock");
-      await refuses(rt, [APP, "--listen", sock], listenFails(`unix:${sock}`, `the path is 126 bytes, longer than the 107 a Unix socket's path may have (choose a shorter one, e.g. under /run)`));
+      await refuses(
+        rt,
+        [APP, "--listen", sock],
+        listenFails(
+          `unix:${sock}`,
+          `the path is 126 bytes, longer than the 107 a Unix socket's path may have (choose a shorter one, e.g. under /run)`,
+        ),
+      );
       assert.deepEqual(fs.readdirSync(dir), [], "nothing bound, not even a path cut short");
     });
 
@@ -142,7 +171,14 @@ for (const rt of runtimes()) {
       await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
       const { port } = blocker.address() as net.AddressInfo;
       try {
-        await refuses(rt, [APP, "--listen", `127.0.0.1:${port}`], listenFails(`tcp:127.0.0.1:${port}`, `port ${port} is in use (another process listens there: find it with \`ss -ltnp\` and stop it, or choose another port)`));
+        await refuses(
+          rt,
+          [APP, "--listen", `127.0.0.1:${port}`],
+          listenFails(
+            `tcp:127.0.0.1:${port}`,
+            `port ${port} is in use (another process listens there: find it with \`ss -ltnp\` and stop it, or choose another port)`,
+          ),
+        );
       } finally {
         blocker.close();
       }
@@ -152,7 +188,14 @@ for (const rt of runtimes()) {
       const sock = path.join(tmpDir(), "app.sock");
       const w = await startWorker(rt, [APP, "--listen", sock]);
       try {
-        await refuses(rt, [APP, "--listen", sock], listenFails(`unix:${sock}`, "a running process is listening there (stop that process first, or choose another path)"));
+        await refuses(
+          rt,
+          [APP, "--listen", sock],
+          listenFails(
+            `unix:${sock}`,
+            "a running process is listening there (stop that process first, or choose another path)",
+          ),
+        );
         assert.equal((await fetchRaw(w.address, "GET", "/hello")).text, "hello", "the running worker is untouched");
       } finally {
         await w.stop();
@@ -162,38 +205,92 @@ for (const rt of runtimes()) {
     test("a file that is not a socket at the path", async () => {
       const file = path.join(tmpDir(), "app.sock");
       fs.writeFileSync(file, "data");
-      await refuses(rt, [APP, "--listen", `unix:${file}`], listenFails(`unix:${file}`, "a file that is not a socket is there (it is never replaced: remove it, or choose another path)"));
+      await refuses(
+        rt,
+        [APP, "--listen", `unix:${file}`],
+        listenFails(
+          `unix:${file}`,
+          "a file that is not a socket is there (it is never replaced: remove it, or choose another path)",
+        ),
+      );
       assert.equal(fs.readFileSync(file, "utf8"), "data");
     });
 
     test("a Unix socket in a directory that does not exist", async () => {
       const dir = path.join(tmpDir(), "missing");
-      await refuses(rt, [APP, "--listen", `${dir}/app.sock`], listenFails(`unix:${dir}/app.sock`, `the directory ${dir} does not exist (create it first; a systemd unit's RuntimeDirectory= makes one under /run)`));
+      await refuses(
+        rt,
+        [APP, "--listen", `${dir}/app.sock`],
+        listenFails(
+          `unix:${dir}/app.sock`,
+          `the directory ${dir} does not exist (create it first; a systemd unit's RuntimeDirectory= makes one under /run)`,
+        ),
+      );
     });
 
     test("a Unix socket in a directory the worker may not write in", async () => {
       const dir = readOnlyDir();
-      await refuses(rt, [APP, "--listen", `${dir}/app.sock`], listenFails(`unix:${dir}/app.sock`, `permission denied in ${dir} (the worker's user needs write and search (x) permission on that directory)`), unprivileged);
+      await refuses(
+        rt,
+        [APP, "--listen", `${dir}/app.sock`],
+        listenFails(
+          `unix:${dir}/app.sock`,
+          `permission denied in ${dir} (the worker's user needs write and search (x) permission on that directory)`,
+        ),
+        unprivileged,
+      );
     });
 
-    test("a port below 1024 without the privilege", { skip: UNPRIVILEGED_PORT_START <= 80 && "this machine lets anyone bind low ports" }, async () => {
-      await refuses(rt, [APP, "--listen", ":80"], listenFails("tcp:127.0.0.1:80", "ports below 1024 need privileges (use a port from 1024 up, or give the worker CAP_NET_BIND_SERVICE)"), unprivileged);
+    test("a port below 1024 without the privilege", {
+      skip: UNPRIVILEGED_PORT_START <= 80 && "this machine lets anyone bind low ports",
+    }, async () => {
+      await refuses(
+        rt,
+        [APP, "--listen", ":80"],
+        listenFails(
+          "tcp:127.0.0.1:80",
+          "ports below 1024 need privileges (use a port from 1024 up, or give the worker CAP_NET_BIND_SERVICE)",
+        ),
+        unprivileged,
+      );
     });
 
     test("an address that is not this machine's", async () => {
-      await refuses(rt, [APP, "--listen", "192.0.2.1:9000"], listenFails("tcp:192.0.2.1:9000", "192.0.2.1 is not an address of this machine (use one of its own, e.g. 127.0.0.1, or 0.0.0.0 for all of them)"));
+      await refuses(
+        rt,
+        [APP, "--listen", "192.0.2.1:9000"],
+        listenFails(
+          "tcp:192.0.2.1:9000",
+          "192.0.2.1 is not an address of this machine (use one of its own, e.g. 127.0.0.1, or 0.0.0.0 for all of them)",
+        ),
+      );
     });
 
     test("fd:0 that is not a socket", async () => {
-      await refuses(rt, [APP, "--listen", "fd:0"], listenFails("fd:0", "fd 0 is not a listening socket (start the worker from a web server or spawn-fcgi that passes one, or give --listen an address)"));
+      await refuses(
+        rt,
+        [APP, "--listen", "fd:0"],
+        listenFails(
+          "fd:0",
+          "fd 0 is not a listening socket (start the worker from a web server or spawn-fcgi that passes one, or give --listen an address)",
+        ),
+      );
     });
 
     test("usage errors, and only they, point to --help, with status 2", async () => {
-      for (const [args, message] of [
-        [[APP, "--bogus"], "unknown option --bogus"],
-        [[APP], "no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)"],
-        [[APP, "--listen", "localhost"], `listen address "localhost" has no port; use tcp:HOST:PORT, HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, /absolute/path or fd:N`],
-      ] as const) {
+      for (
+        const [args, message] of [
+          [[APP, "--bogus"], "unknown option --bogus"],
+          [
+            [APP],
+            "no listen address given and fd 0 is not a socket: give one, e.g. 127.0.0.1:9000 (--listen, or serve()'s listen option)",
+          ],
+          [
+            [APP, "--listen", "localhost"],
+            `listen address "localhost" has no port; use tcp:HOST:PORT, HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, /absolute/path or fd:N`,
+          ],
+        ] as const
+      ) {
         const { code, stderr } = await run(rt, [...args]);
         assert.equal(stderr, `fetchcgi: ${message}\nRun fetchcgi --help for usage.`);
         assert.equal(code, 2);
@@ -221,13 +318,19 @@ for (const rt of runtimes()) {
 
 describe("Deno's narrow permissions", () => {
   const deno = runtimes().find((r) => r.name === "deno")!;
-  const withFlags = (flags: string[]): Runtime => ({ ...deno, cli: (args) => ["run", ...flags, path.join(ROOT, "cli.ts"), ...args] });
+  const withFlags = (flags: string[]): Runtime => ({
+    ...deno,
+    cli: (args) => ["run", ...flags, path.join(ROOT, "cli.ts"), ...args],
+  });
 
   test("without --allow-sys the socket still gets its mode, set just after binding", async () => {
     const sock = path.join(tmpDir(), "app.sock");
     for (const [mode, flags] of [["660", []], ["600", ["--allow-sys"]], ["640", []]] as const) {
       const args = mode === "660" ? [APP, "--listen", sock] : [APP, "--listen", sock, "--socket-mode", mode];
-      const w = await startWorker(withFlags(["--allow-read", `--allow-write=${sock}`, `--allow-net=unix:${sock}`, ...flags]), args);
+      const w = await startWorker(
+        withFlags(["--allow-read", `--allow-write=${sock}`, `--allow-net=unix:${sock}`, ...flags]),
+        args,
+      );
       try {
         assert.match(w.log(), new RegExp(`\\(deno, mode ${mode}\\)`));
         assert.equal(fs.statSync(sock).mode & 0o777, parseInt(mode, 8));
@@ -240,6 +343,13 @@ describe("Deno's narrow permissions", () => {
 
   test("a permission Deno refuses is a listen failure in the same form, naming the flag", async () => {
     const port = await freePort();
-    await refuses(withFlags(["--allow-read"]), [APP, "--listen", `:${port}`], listenFails(`tcp:127.0.0.1:${port}`, `Deno's permissions do not allow it (Requires net access to "127.0.0.1:${port}", run again with the --allow-net flag)`));
+    await refuses(
+      withFlags(["--allow-read"]),
+      [APP, "--listen", `:${port}`],
+      listenFails(
+        `tcp:127.0.0.1:${port}`,
+        `Deno's permissions do not allow it (Requires net access to "127.0.0.1:${port}", run again with the --allow-net flag)`,
+      ),
+    );
   });
 });

@@ -11,7 +11,19 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseParams, begin, cat, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, stream, T } from "./lib/fcgi.ts";
+import {
+  baseParams,
+  begin,
+  cat,
+  fetchRaw,
+  pairs,
+  parseCgi,
+  RawConn,
+  record,
+  requestBytes,
+  stream,
+  T,
+} from "./lib/fcgi.ts";
 import { MiB, rss, rssPeak, waitFor } from "./lib/proc.ts";
 import { ROOT, runtimes, startWorker, tmpDir, type WorkerProc } from "./lib/workers.ts";
 
@@ -34,10 +46,14 @@ async function stats(addr: string, tag: string): Promise<Stats | null> {
 async function seen(addr: string, tag: string, re: RegExp, ms = 5000): Promise<Stats> {
   let last: Stats | null = null;
   try {
-    return (await waitFor(async () => {
-      last = await stats(addr, tag);
-      return last?.log.some((l) => re.test(l)) ? last : null;
-    }, ms, `${re} for ${tag}`))!;
+    return (await waitFor(
+      async () => {
+        last = await stats(addr, tag);
+        return last?.log.some((l) => re.test(l)) ? last : null;
+      },
+      ms,
+      `${re} for ${tag}`,
+    ))!;
   } catch (err) {
     throw new Error(`${(err as Error).message}; stats: ${JSON.stringify(last)}`);
   }
@@ -168,7 +184,9 @@ for (const rt of runtimes()) {
     const s = net.connect(sock);
     try {
       await new Promise((r) => s.once("connect", r));
-      s.write(cat(begin(1), stream(T.PARAMS, 1, pairs(baseParams("POST", "/hold", { CONTENT_LENGTH: String(1 << 30) })))));
+      s.write(
+        cat(begin(1), stream(T.PARAMS, 1, pairs(baseParams("POST", "/hold", { CONTENT_LENGTH: String(1 << 30) })))),
+      );
       const full = record(T.STDIN, 1, new Uint8Array(0xffff));
       let sent = 0;
       // Write until the socket stays full for a second: then nothing reads any more.
@@ -184,7 +202,10 @@ for (const rt of runtimes()) {
       // (Node and Deno read 64 KiB at a time, Bun up to 512 KiB) and the kernel's ~200 KiB.
       const read = rt.name === "bun" ? 512 * 1024 : 64 * 1024;
       const bound = 256 * 1024 + 64 * 1024 + 2 * read + 320 * 1024;
-      assert.ok(taken < bound, `${(taken / 1024).toFixed(0)} KiB taken for a handler that reads nothing (bound ${bound / 1024} KiB)`);
+      assert.ok(
+        taken < bound,
+        `${(taken / 1024).toFixed(0)} KiB taken for a handler that reads nothing (bound ${bound / 1024} KiB)`,
+      );
     } finally {
       s.destroy();
       await w.stop(200); // the handler waits on an abort the paused connection does not see (lighttpd's known limitation)
@@ -212,7 +233,11 @@ for (const rt of runtimes()) {
       }
       const served = () => conns.filter((c) => c.ends(1).length > 0);
       // Node (libuv) accepts and closes what it cannot keep; Bun and Deno leave it in the backlog.
-      await waitFor(() => served().length + conns.filter((c) => c.closed).length >= 20, 5000, "the first connections to be served");
+      await waitFor(
+        () => served().length + conns.filter((c) => c.closed).length >= 20,
+        5000,
+        "the first connections to be served",
+      );
       await sleep(500);
       const first = served();
       assert.ok(first.length >= 20 && first.length < 64, `${first.length} of 100 served: the limit did not apply`);
@@ -221,7 +246,11 @@ for (const rt of runtimes()) {
       for (const c of first) c.close();
       // Each waiting connection is now served (or, if it was already closed, it stays closed).
       const expected = Math.min(waiting.length, first.length - 5);
-      await waitFor(() => waiting.filter((c) => c.ends(1).length > 0).length >= expected, 5000, `${expected} waiting connections to be served`);
+      await waitFor(
+        () => waiting.filter((c) => c.ends(1).length > 0).length >= expected,
+        5000,
+        `${expected} waiting connections to be served`,
+      );
       for (const c of conns) c.close();
       conns = [];
       await sleep(300);
@@ -245,7 +274,9 @@ for (const rt of runtimes()) {
   // connections themselves, --backlog) under the descriptor limit, the excess waits and the rest is
   // refused by the worker itself, logged, on every runtime (Bun would spin a core at EMFILE).
   test(`${rt.name}: --max-conns under the descriptor limit: the excess waits, never EMFILE`, async () => {
-    const w = await startWorker(rt, [FAULTS_APP, "--listen", ":0", "--max-conns", "20", "--backlog", "10"], { launcher: ["prlimit", "--nofile=64:64"] });
+    const w = await startWorker(rt, [FAULTS_APP, "--listen", ":0", "--max-conns", "20", "--backlog", "10"], {
+      launcher: ["prlimit", "--nofile=64:64"],
+    });
     const conns: RawConn[] = [];
     try {
       for (let i = 0; i < 30; i++) {
@@ -294,7 +325,11 @@ for (const rt of runtimes()) {
       assert.equal(r.text, "request timed out\n");
       const s = await seen(addr, tag, /^signal TimeoutError/);
       assert.ok(s.log.length >= 2, JSON.stringify(s.log));
-      await waitFor(() => /fetchcgi warn: request 1: request timed out after 600 ms/.test(w.log()), 3000, "the log line");
+      await waitFor(
+        () => /fetchcgi warn: request 1: request timed out after 600 ms/.test(w.log()),
+        3000,
+        "the log line",
+      );
       // The connection is still good for the next request.
       c.send(requestBytes(2, "GET", "/hello"));
       assert.equal(parseCgi((await c.response(2)).stdout).text, "hello");
@@ -309,7 +344,11 @@ for (const rt of runtimes()) {
       const took = performance.now() - t0;
       assert.ok(took < 600 + 400 + 700, `ended after ${took} ms`);
       const text = new TextDecoder().decode(cat(...c.records.filter((r) => r.type === T.STDOUT).map((r) => r.content)));
-      assert.match(text, /^content-type: application\/octet-stream\r\nStatus: 200 OK\r\n\r\nx+$/, "the head was out: no 503 appended");
+      assert.match(
+        text,
+        /^content-type: application\/octet-stream\r\nStatus: 200 OK\r\n\r\nx+$/,
+        "the head was out: no 503 appended",
+      );
       const s = await seen(addr, tag, /^cancel /);
       assert.ok(s.log.some((l) => /^signal TimeoutError/.test(l)), JSON.stringify(s.log));
       const n = c.records.length;

@@ -108,7 +108,9 @@ async function fetchBig(address: string, n: number, { pace = 0, keepConn = false
       padding -= skip;
       i += skip;
       if (padding > 0) break;
-      if (type === T.END) received.ends.push([((end[0] << 24) | (end[1] << 16) | (end[2] << 8) | end[3]) >>> 0, end[4]]);
+      if (type === T.END) {
+        received.ends.push([((end[0] << 24) | (end[1] << 16) | (end[2] << 8) | end[3]) >>> 0, end[4]]);
+      }
       have = 0;
     }
     if (pace > 0) {
@@ -124,7 +126,9 @@ async function fetchBig(address: string, n: number, { pace = 0, keepConn = false
 
 function connect(address: string): Promise<net.Socket> {
   const m = /^tcp:(?:\[(.+)\]|(.+)):(\d+)$/.exec(address);
-  const opts: net.NetConnectOpts = address.startsWith("unix:") ? { path: address.slice(5) } : { host: m![1] ?? m![2], port: Number(m![3]) };
+  const opts: net.NetConnectOpts = address.startsWith("unix:")
+    ? { path: address.slice(5) }
+    : { host: m![1] ?? m![2], port: Number(m![3]) };
   return new Promise((resolve, reject) => {
     const s = net.connect(opts);
     s.once("connect", () => resolve(s));
@@ -135,7 +139,13 @@ function connect(address: string): Promise<net.Socket> {
 /** Waits for the worker to close `f`'s connection, failing after `ms`. */
 async function closedWithin(f: Fetch, ms: number, what: string): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: the connection was still open after ${ms} ms; got ${f.received.body} body bytes`)), ms)));
+  const late = new Promise<never>((
+    _,
+    reject,
+  ) => (timer = setTimeout(
+    () => reject(new Error(`${what}: the connection was still open after ${ms} ms; got ${f.received.body} body bytes`)),
+    ms,
+  )));
   try {
     await Promise.race([f.closed, late]);
   } finally {
@@ -183,19 +193,30 @@ const MODES: Mode[] = [
     name: "fd 0 on TCP (spawn-fcgi)",
     async start(rt, args) {
       const port = await freePort();
-      const worker = await startWorker(rt, [APP, "--listen", "fd:0", ...args], { launcher: [spawnFcgi(), "-n", "-a", "127.0.0.1", "-p", String(port), "--"] });
+      const worker = await startWorker(rt, [APP, "--listen", "fd:0", ...args], {
+        launcher: [spawnFcgi(), "-n", "-a", "127.0.0.1", "-p", String(port), "--"],
+      });
       return { worker, address: `tcp:127.0.0.1:${port}` };
     },
   },
 ];
 
 /** Runs `fn` against a worker started in `mode`; a failure carries the worker's log. */
-async function withWorker(rt: Runtime, mode: Mode, args: string[], fn: (address: string, worker: WorkerProc) => Promise<void>): Promise<void> {
+async function withWorker(
+  rt: Runtime,
+  mode: Mode,
+  args: string[],
+  fn: (address: string, worker: WorkerProc) => Promise<void>,
+): Promise<void> {
   const { worker, address } = await mode.start(rt, args);
   try {
     await fn(address, worker);
   } catch (err) {
-    throw annotate(err, `${rt.name}, ${mode.name}`, `--- worker log ---\n${worker.log().split("\n").slice(-20).join("\n")}`);
+    throw annotate(
+      err,
+      `${rt.name}, ${mode.name}`,
+      `--- worker log ---\n${worker.log().split("\n").slice(-20).join("\n")}`,
+    );
   } finally {
     await worker.stop();
   }
@@ -205,65 +226,84 @@ for (const rt of runtimes()) {
   // The listen modes of one runtime run side by side: each test spends most of its time waiting.
   describe(`closing after a large response to a slow reader on ${rt.name}`, { concurrency: true }, () => {
     for (const mode of MODES) {
-      test(`${mode.name}: silent for ${SILENT_MS / 1000} s, then reads 8 and 64 MiB whole, END_REQUEST last, then the worker closes`, { timeout: 90000 }, () =>
-        withWorker(rt, mode, [], async (address) => {
-          const sizes = [8 * MiB + 5, 64 * MiB + 7];
-          const fetches = await Promise.all(sizes.map((n) => fetchBig(address, n)));
-          await sleep(SILENT_MS);
-          for (const f of fetches) f.socket.resume();
-          for (const [i, f] of fetches.entries()) {
-            await closedWithin(f, 60000, `${sizes[i]} bytes`);
-            assertWhole(f.received, sizes[i], `${sizes[i]} bytes`);
-          }
-        }));
+      test(
+        `${mode.name}: silent for ${
+          SILENT_MS / 1000
+        } s, then reads 8 and 64 MiB whole, END_REQUEST last, then the worker closes`,
+        { timeout: 90000 },
+        () =>
+          withWorker(rt, mode, [], async (address) => {
+            const sizes = [8 * MiB + 5, 64 * MiB + 7];
+            const fetches = await Promise.all(sizes.map((n) => fetchBig(address, n)));
+            await sleep(SILENT_MS);
+            for (const f of fetches) f.socket.resume();
+            for (const [i, f] of fetches.entries()) {
+              await closedWithin(f, 60000, `${sizes[i]} bytes`);
+              assertWhole(f.received, sizes[i], `${sizes[i]} bytes`);
+            }
+          }),
+      );
     }
 
-    test("TCP: a peer that shuts its side once the answer began, silent for 3 s, still reads 8 MiB whole (with and without FCGI_KEEP_CONN)", { timeout: 60000 }, () =>
-      withWorker(rt, MODES[0], [], async (address) => {
-        const n = 8 * MiB + 5;
-        // Without FCGI_KEEP_CONN the worker has closed its side when the EOF comes; with it, the
-        // EOF closes the connection.
-        const fetches = await Promise.all([false, true].map((keepConn) => fetchBig(address, n, { keepConn })));
-        for (const f of fetches) {
-          // /big's answer is written in one go: once its first bytes are here, END_REQUEST is queued
-          // and the EOF no longer aborts the request.
-          f.socket.once("data", () => {
-            f.socket.pause();
-            f.socket.end();
-          });
-          f.socket.resume();
-        }
-        await sleep(SILENT_MS);
-        for (const [i, f] of fetches.entries()) {
-          f.socket.resume();
-          const what = `${n} bytes, ${i ? "with" : "without"} FCGI_KEEP_CONN`;
-          await closedWithin(f, 60000, what);
-          assertWhole(f.received, n, what);
-        }
-      }));
+    test(
+      "TCP: a peer that shuts its side once the answer began, silent for 3 s, still reads 8 MiB whole (with and without FCGI_KEEP_CONN)",
+      { timeout: 60000 },
+      () =>
+        withWorker(rt, MODES[0], [], async (address) => {
+          const n = 8 * MiB + 5;
+          // Without FCGI_KEEP_CONN the worker has closed its side when the EOF comes; with it, the
+          // EOF closes the connection.
+          const fetches = await Promise.all([false, true].map((keepConn) => fetchBig(address, n, { keepConn })));
+          for (const f of fetches) {
+            // /big's answer is written in one go: once its first bytes are here, END_REQUEST is queued
+            // and the EOF no longer aborts the request.
+            f.socket.once("data", () => {
+              f.socket.pause();
+              f.socket.end();
+            });
+            f.socket.resume();
+          }
+          await sleep(SILENT_MS);
+          for (const [i, f] of fetches.entries()) {
+            f.socket.resume();
+            const what = `${n} bytes, ${i ? "with" : "without"} FCGI_KEEP_CONN`;
+            await closedWithin(f, 60000, what);
+            assertWhole(f.received, n, what);
+          }
+        }),
+    );
 
-    test("--flush-timeout 1000 on a Unix socket: a reader that takes 8 MiB slowly gets it all; one that stops reading is dropped, logged", { timeout: 60000 }, () =>
-      withWorker(rt, MODES[1], ["--flush-timeout", "1000"], async (address, worker) => {
-        // Steady: at most 64 KiB per 20 ms, so 8 MiB takes at least 2.5 s, longer than the bound.
-        const slow = await fetchBig(address, 8 * MiB, { pace: 20 });
-        slow.socket.resume();
-        const stuck = await fetchBig(address, 64 * MiB);
-        const logged = /closing connection from [^:]*: the web server took none of the last (\d+) bytes in 1000 ms \(flushTimeout\)/;
-        const deadline = performance.now() + 15000;
-        while (!logged.test(worker.log())) {
-          assert.ok(performance.now() < deadline, "no flushTimeout line within 15 s of a peer that reads nothing");
-          await sleep(100);
-        }
-        const left = Number(logged.exec(worker.log())![1]);
-        assert.ok(left > 32 * MiB, `${left} bytes left: most of the 64 MiB should still have been queued`);
-        stuck.socket.resume(); // what the kernel held still arrives, then the end: no END_REQUEST
-        await closedWithin(stuck, 10000, "the stuck reader");
-        assert.equal(stuck.received.wrongAt, -1);
-        assert.ok(stuck.received.body < 64 * MiB, `${stuck.received.body} bytes: the response should have been cut`);
-        assert.deepEqual(stuck.received.ends, []);
-        await closedWithin(slow, 30000, "the slow reader");
-        assertWhole(slow.received, 8 * MiB, "the slow reader");
-        assert.equal(worker.log().match(new RegExp(logged.source, "g"))?.length, 1, "only the stuck reader is dropped");
-      }));
+    test(
+      "--flush-timeout 1000 on a Unix socket: a reader that takes 8 MiB slowly gets it all; one that stops reading is dropped, logged",
+      { timeout: 60000 },
+      () =>
+        withWorker(rt, MODES[1], ["--flush-timeout", "1000"], async (address, worker) => {
+          // Steady: at most 64 KiB per 20 ms, so 8 MiB takes at least 2.5 s, longer than the bound.
+          const slow = await fetchBig(address, 8 * MiB, { pace: 20 });
+          slow.socket.resume();
+          const stuck = await fetchBig(address, 64 * MiB);
+          const logged =
+            /closing connection from [^:]*: the web server took none of the last (\d+) bytes in 1000 ms \(flushTimeout\)/;
+          const deadline = performance.now() + 15000;
+          while (!logged.test(worker.log())) {
+            assert.ok(performance.now() < deadline, "no flushTimeout line within 15 s of a peer that reads nothing");
+            await sleep(100);
+          }
+          const left = Number(logged.exec(worker.log())![1]);
+          assert.ok(left > 32 * MiB, `${left} bytes left: most of the 64 MiB should still have been queued`);
+          stuck.socket.resume(); // what the kernel held still arrives, then the end: no END_REQUEST
+          await closedWithin(stuck, 10000, "the stuck reader");
+          assert.equal(stuck.received.wrongAt, -1);
+          assert.ok(stuck.received.body < 64 * MiB, `${stuck.received.body} bytes: the response should have been cut`);
+          assert.deepEqual(stuck.received.ends, []);
+          await closedWithin(slow, 30000, "the slow reader");
+          assertWhole(slow.received, 8 * MiB, "the slow reader");
+          assert.equal(
+            worker.log().match(new RegExp(logged.source, "g"))?.length,
+            1,
+            "only the stuck reader is dropped",
+          );
+        }),
+    );
   });
 }

@@ -26,7 +26,8 @@ function regressions(): { file: string; c: Case; todo?: string }[] {
   });
 }
 
-const show = (f: Failure) => `case ${f.seed} (${f.case.pattern} [${f.case.mutations.join(", ") || "valid"}]): ${f.errors.join("; ")}`;
+const show = (f: Failure) =>
+  `case ${f.seed} (${f.case.pattern} [${f.case.mutations.join(", ") || "valid"}]): ${f.errors.join("; ")}`;
 
 for (const rt of runtimes()) {
   describe(`fuzz on ${rt.name}`, () => {
@@ -34,17 +35,35 @@ for (const rt of runtimes()) {
     test(`${saved.filter((r) => !r.todo).length} regression cases, then ${SECONDS} s of random cases (seed ${SEED})`, async (t) => {
       const kept: string[] = [];
       const stats = await fuzzRuntime(rt, {
-        seconds: SECONDS, seed: SEED, replay: saved.filter((r) => !r.todo).map((r) => r.c), stopOnFailure: true,
+        seconds: SECONDS,
+        seed: SEED,
+        replay: saved.filter((r) => !r.todo).map((r) => r.c),
+        stopOnFailure: true,
         // A saved case that fails again is already kept; a new one is kept now.
-        onFailure: (f) => void (saved.some((r) => r.c.seed === f.seed) || kept.push(path.relative(process.cwd(), saveRegression(f.case, f.runtime, f.errors)))),
+        onFailure: (f) =>
+          void (saved.some((r) => r.c.seed === f.seed) ||
+            kept.push(path.relative(process.cwd(), saveRegression(f.case, f.runtime, f.errors)))),
       });
       const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-      t.diagnostic(`${rt.name}: ${stats.cases} cases (${stats.valid} valid) in ${stats.seconds.toFixed(1)} s, ` +
-        `${(stats.cases / stats.seconds).toFixed(0)} cases/s, RSS ${mib(stats.baselineRss)} -> peak ${mib(stats.peakRss)} MiB; ` +
-        `replay with FUZZ_SEED=${SEED}`);
-      assert.deepEqual(stats.failures.map(show), [], `saved: ${kept.join(", ") || "none (known cases)"}; replay one: node test/fuzz/run.ts --runtime ${rt.name} --replay FILE`);
+      t.diagnostic(
+        `${rt.name}: ${stats.cases} cases (${stats.valid} valid) in ${stats.seconds.toFixed(1)} s, ` +
+          `${(stats.cases / stats.seconds).toFixed(0)} cases/s, RSS ${mib(stats.baselineRss)} -> peak ${
+            mib(stats.peakRss)
+          } MiB; ` +
+          `replay with FUZZ_SEED=${SEED}`,
+      );
+      assert.deepEqual(
+        stats.failures.map(show),
+        [],
+        `saved: ${
+          kept.join(", ") || "none (known cases)"
+        }; replay one: node test/fuzz/run.ts --runtime ${rt.name} --replay FILE`,
+      );
       assert.ok(stats.cases > saved.length, "random cases ran");
-      assert.ok(stats.peakRss - stats.baselineRss < RSS_BOUND_MIB * 2 ** 20, `RSS grew by ${mib(stats.peakRss - stats.baselineRss)} MiB`);
+      assert.ok(
+        stats.peakRss - stats.baselineRss < RSS_BOUND_MIB * 2 ** 20,
+        `RSS grew by ${mib(stats.peakRss - stats.baselineRss)} MiB`,
+      );
     });
     for (const r of saved.filter((r) => r.todo)) {
       test(`regression ${r.file}`, { todo: r.todo }, async () => {

@@ -28,8 +28,14 @@ test("h2o is installed", () => {
 test("docs/h2o.md shows the example configs and the wrapper as they are", () => {
   const doc = read(path.join(ROOT, "docs/h2o.md"));
   assert.ok(doc.includes("```yaml\n" + read(CONF) + "```\n"), "docs/h2o.md: the block differs from examples/h2o.conf");
-  assert.ok(doc.includes("```yaml\n" + read(SPAWN_CONF) + "```\n"), "docs/h2o.md: the block differs from examples/h2o-spawn.conf");
-  assert.ok(doc.includes("```sh\n" + read(WRAPPER) + "```\n"), "docs/h2o.md: the block differs from examples/fetchcgi-wrapper.sh");
+  assert.ok(
+    doc.includes("```yaml\n" + read(SPAWN_CONF) + "```\n"),
+    "docs/h2o.md: the block differs from examples/h2o-spawn.conf",
+  );
+  assert.ok(
+    doc.includes("```sh\n" + read(WRAPPER) + "```\n"),
+    "docs/h2o.md: the block differs from examples/fetchcgi-wrapper.sh",
+  );
 });
 
 type Site = "unix" | "tcp";
@@ -100,7 +106,16 @@ async function startSpawn(rt: Runtime, dir: string): Promise<Started> {
 // buffered body at full speed, so a Node 24 or Deno worker's peak RSS grows by 35-42 MiB of
 // not-yet-collected read buffers on a 48 MiB upload (a slow reader stays flat): 96 MiB keeps
 // the check meaningful (the body, if held whole, would show).
-const quirks: Quirks = { serverSoftware: /^h2o\/2\./, authorization: "passed", chunkedUpload: "buffered", streams: true, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024, failedStream: "whole" };
+const quirks: Quirks = {
+  serverSoftware: /^h2o\/2\./,
+  authorization: "passed",
+  chunkedUpload: "buffered",
+  streams: true,
+  disconnectAborts: false,
+  host: "port",
+  uploadBytes: 96 * 1024 * 1024,
+  failedStream: "whole",
+};
 
 /** Waits until `fn` holds, polling. */
 async function until(fn: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -130,12 +145,18 @@ function common(it: ItFn, ctx: () => Started & { rt: Runtime }, template: string
 
   it("ctx.log reaches h2o's error-log", async () => {
     assert.equal(await (await fetch(`${ctx().base}/log`)).text(), "logged");
-    await until(() => /\[lib\/handler\/fastcgi\.c\] in request:\/log:a line for the error log/.test(ctx().log()), "no '[lib/handler/fastcgi.c] in request:/log:' line in error.log");
+    await until(
+      () => /\[lib\/handler\/fastcgi\.c\] in request:\/log:a line for the error log/.test(ctx().log()),
+      "no '[lib/handler/fastcgi.c] in request:/log:' line in error.log",
+    );
   });
 
   it("an absolute-form request line: h2o passes it as REQUEST_URI, the URL still has the right path", async () => {
     const { port } = new URL(ctx().base);
-    const raw = await rawHttp(Number(port), `GET http://127.0.0.1:${port}/echo?x=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    const raw = await rawHttp(
+      Number(port),
+      `GET http://127.0.0.1:${port}/echo?x=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(raw, /^HTTP\/1\.1 200 /);
     const echo = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4).replace(/^[0-9a-f]+\r\n|\r\n[0-9a-f]+\r\n/g, ""));
     assert.equal(echo.url, `http://127.0.0.1:${port}/echo?x=1`);
@@ -169,7 +190,10 @@ describeFront({
       assert.ok(pooled >= 1, "no idle FastCGI connection left open");
       for (let i = 0; i < 5; i++) assert.equal(await (await fetch(`${ctx().base}/hello`)).text(), "hello");
       await sleep(200);
-      assert.ok(acceptedOn(socket) <= pooled, `sequential requests opened new connections: ${pooled} → ${acceptedOn(socket)}`);
+      assert.ok(
+        acceptedOn(socket) <= pooled,
+        `sequential requests opened new connections: ${pooled} → ${acceptedOn(socket)}`,
+      );
     });
   },
 });
@@ -191,7 +215,11 @@ describeFront({
       assert.equal(mine.length, 1, `new FastCGI connections: ${mine}`);
       ac.abort();
       // The stream would run 4 s more; h2o drops the connection at its next chunk.
-      await until(() => !peersOnPort(port).has(mine[0]), "the FastCGI connection stayed open after the client left", 1500);
+      await until(
+        () => !peersOnPort(port).has(mine[0]),
+        "the FastCGI connection stayed open after the client left",
+        1500,
+      );
       assert.equal(await (await fetch(`${ctx().base}/hello`)).text(), "hello");
       assert.equal(ctx().worker!.proc.exitCode, null);
     });
@@ -212,7 +240,9 @@ describeFront({
     common(it, ctx, SPAWN_CONF);
     it("one spawned worker, serving on the socket h2o passed on fd 0, as __USER__", async () => {
       const pids = new Set<number>();
-      await Promise.all(Array.from({ length: 6 }, async () => pids.add((await (await fetch(`${ctx().base}/rss`)).json()).pid)));
+      await Promise.all(
+        Array.from({ length: 6 }, async () => pids.add((await (await fetch(`${ctx().base}/rss`)).json()).pid)),
+      );
       assert.equal(pids.size, 1, `pids ${[...pids]}`);
       const [pid] = pids;
       assert.match(socketPathOf(pid), /^\/tmp\/h2o\.fcgisock\.\w+\/_$/);

@@ -17,8 +17,13 @@ const SCRIPT = path.join(ROOT, "test/fixtures/lazy-request-check.js");
 for (const rt of runtimes()) {
   describe(`lazy Request on ${rt.name}`, () => {
     const module = importable(rt, "test/fixtures/lazy-entry.ts");
-    const args = rt.name === "deno" ? ["run", "-A", SCRIPT, pathToFileURL(module).href] : [SCRIPT, pathToFileURL(module).href];
-    const report = JSON.parse(execFileSync(rt.bin, args, { encoding: "utf8", cwd: ROOT })) as { diffs: unknown[]; checks: Record<string, unknown> };
+    const args = rt.name === "deno"
+      ? ["run", "-A", SCRIPT, pathToFileURL(module).href]
+      : [SCRIPT, pathToFileURL(module).href];
+    const report = JSON.parse(execFileSync(rt.bin, args, { encoding: "utf8", cwd: ROOT })) as {
+      diffs: unknown[];
+      checks: Record<string, unknown>;
+    };
     const c = report.checks;
 
     test("every case reads as the runtime's Request reads (all its getters, text(), errors)", () => {
@@ -89,11 +94,15 @@ for (const rt of runtimes()) {
 
     // Node's Request is taken from the runtime by the app before the worker can wrap it (reading
     // it loads undici, 17 MiB, which a worker does not do before its first request): README.
-    test(rt.name.startsWith("node") ? "the saved Request is the runtime's own: it refuses the lazy Request (500)" : "the saved Request copies it", async () => {
-      const r = await fetchRaw(w.address, "GET", "/copy", { params: params() });
-      if (rt.name.startsWith("node")) assert.equal(r.status, 500);
-      else assert.equal(r.text, `GET http://${host}/copy t1`);
-    });
+    test(
+      rt.name.startsWith("node")
+        ? "the saved Request is the runtime's own: it refuses the lazy Request (500)"
+        : "the saved Request copies it",
+      async () => {
+        const r = await fetchRaw(w.address, "GET", "/copy", { params: params() });
+        if (rt.name.startsWith("node")) assert.equal(r.status, 500);
+        else assert.equal(r.text, `GET http://${host}/copy t1`);
+      },
+    );
   });
 }
-

@@ -49,8 +49,16 @@ for (const rt of runtimes()) {
         w.proc.kill("SIGTERM");
         assert.equal(await w.exited, 0);
         const closing = afterClosing(w);
-        assert.match(closing, /waitUntil settled after 2000 ms/, "the worker exited before its waitUntil promise settled");
-        assert.match(closing, /waitUntil promise rejected: Error: waitUntil rejected on purpose/, "the rejection during the close was not logged");
+        assert.match(
+          closing,
+          /waitUntil settled after 2000 ms/,
+          "the worker exited before its waitUntil promise settled",
+        );
+        assert.match(
+          closing,
+          /waitUntil promise rejected: Error: waitUntil rejected on purpose/,
+          "the rejection during the close was not logged",
+        );
       } finally {
         await w.stop();
       }
@@ -62,7 +70,11 @@ for (const rt of runtimes()) {
         const streaming = await inFlight(w, "/stream?n=1000&gap=50"); // writes on past the timeout
         const silent = await inFlight(w, "/ignore-abort?ms=30000"); // has written nothing, ignores its signal
         const quick = await inFlight(w, "/slow?ms=1000"); // ends within the timeout
-        await streaming.until(() => streaming.records.some((r) => r.type === T.STDOUT), 5000, "the stream's first STDOUT");
+        await streaming.until(
+          () => streaming.records.some((r) => r.type === T.STDOUT),
+          5000,
+          "the stream's first STDOUT",
+        );
         await sleep(300); // every request read: a connection whose request is still unread counts as idle
         const t0 = performance.now();
         w.proc.kill("SIGTERM");
@@ -72,13 +84,18 @@ for (const rt of runtimes()) {
         const cut = performance.now() - t0;
         // What the web server sees: the connection closes and no END_REQUEST came, which every web
         // server reads as a failed response (nginx: "upstream prematurely closed", 502 if no head was sent).
-        for (const c of [streaming, silent]) assert.deepEqual(c.ends(1), [], `END_REQUEST on a cut-off request: ${c.describe()}`);
+        for (const c of [streaming, silent]) {
+          assert.deepEqual(c.ends(1), [], `END_REQUEST on a cut-off request: ${c.describe()}`);
+        }
         assert.ok(streaming.records.filter((r) => r.type === T.STDOUT).length > 1, "the stream was cut, not refused");
         assert.equal(silent.records.length, 0, "nothing was sent for the silent handler");
         assert.ok(cut >= 1400, `cut off after ${cut.toFixed(0)} ms, before the 1500 ms close timeout`);
         assert.ok(cut < 5000, `cut off only after ${cut.toFixed(0)} ms`);
         assert.equal(await w.exited, 0);
-        assert.match(afterClosing(w), /fetchcgi warn: close: 2 request\(s\) still running after 1500 ms; cutting them off/);
+        assert.match(
+          afterClosing(w),
+          /fetchcgi warn: close: 2 request\(s\) still running after 1500 ms; cutting them off/,
+        );
       } finally {
         await w.stop();
       }
@@ -132,7 +149,10 @@ for (const rt of runtimes()) {
       const out = JSON.parse(execFileSync(rt.bin, args, { encoding: "utf8", timeout: 20000 }));
       // The client's own socket may see the end before or after close() resolves.
       const answer = out.inFlight.indexOf("answer ended: done");
-      assert.ok(answer > out.inFlight.indexOf("handler done"), `the answer came before the handler ended: ${out.inFlight}`);
+      assert.ok(
+        answer > out.inFlight.indexOf("handler done"),
+        `the answer came before the handler ended: ${out.inFlight}`,
+      );
       assert.deepEqual(out.inFlight.filter((_: string, i: number) => i !== answer), [
         "handler started",
         "before close: not finished",

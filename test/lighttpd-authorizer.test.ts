@@ -23,7 +23,10 @@ test("lighttpd is installed", () => {
 
 test("docs/lighttpd.md shows examples/lighttpd-authorizer.conf as it is", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/lighttpd.md"), "utf8");
-  assert.ok(doc.includes("```lighttpd\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/lighttpd.md: the config block differs from examples/lighttpd-authorizer.conf");
+  assert.ok(
+    doc.includes("```lighttpd\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/lighttpd.md: the config block differs from examples/lighttpd-authorizer.conf",
+  );
 });
 
 for (const rt of runtimes()) {
@@ -38,7 +41,11 @@ for (const rt of runtimes()) {
         try {
           await fn();
         } catch (err) {
-          throw annotate(err, `lighttpd authorizer → ${rt.name}`, `--- lighttpd log ---\n${lighttpd?.log()}\n--- workers ---\n${workers.map((w) => w.log()).join("\n")}`);
+          throw annotate(
+            err,
+            `lighttpd authorizer → ${rt.name}`,
+            `--- lighttpd log ---\n${lighttpd?.log()}\n--- workers ---\n${workers.map((w) => w.log()).join("\n")}`,
+          );
         }
       });
 
@@ -46,8 +53,16 @@ for (const rt of runtimes()) {
       dir = tmpDir("fetchcgi-front-");
       const [auth, app] = [path.join(dir, "auth.sock"), path.join(dir, "app.sock")];
       // 666: lighttpd runs as another user (www-data) when the tests run as root.
-      workers = await Promise.all([auth, app].map((s) => startWorker(rt, [AUTHORIZER, "--listen", `unix:${s}`, "--socket-mode", "666"])));
-      lighttpd = await startLighttpd({ template: CONF, dir, prefix: path.join(dir, "lighttpd"), vars: { __AUTH_SOCKET__: auth, __SOCKET__: app }, portVars: ["__PORT__"] });
+      workers = await Promise.all(
+        [auth, app].map((s) => startWorker(rt, [AUTHORIZER, "--listen", `unix:${s}`, "--socket-mode", "666"])),
+      );
+      lighttpd = await startLighttpd({
+        template: CONF,
+        dir,
+        prefix: path.join(dir, "lighttpd"),
+        vars: { __AUTH_SOCKET__: auth, __SOCKET__: app },
+        portVars: ["__PORT__"],
+      });
       base = `http://127.0.0.1:${lighttpd.ports.__PORT__}`;
     });
 

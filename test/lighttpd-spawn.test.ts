@@ -23,8 +23,14 @@ test("lighttpd is installed", () => {
 
 test("docs/lighttpd.md shows examples/lighttpd-spawn.conf and lighttpd-spawn.sh as they are", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/lighttpd.md"), "utf8");
-  assert.ok(doc.includes("```lighttpd\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/lighttpd.md: the config block differs from examples/lighttpd-spawn.conf");
-  assert.ok(doc.includes("```sh\n" + fs.readFileSync(WRAPPER, "utf8") + "```\n"), "docs/lighttpd.md: the script block differs from examples/lighttpd-spawn.sh");
+  assert.ok(
+    doc.includes("```lighttpd\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/lighttpd.md: the config block differs from examples/lighttpd-spawn.conf",
+  );
+  assert.ok(
+    doc.includes("```sh\n" + fs.readFileSync(WRAPPER, "utf8") + "```\n"),
+    "docs/lighttpd.md: the script block differs from examples/lighttpd-spawn.sh",
+  );
 });
 
 /** lighttpd from examples/lighttpd-spawn.conf, spawning the wrapper filled in for `rt`. */
@@ -33,8 +39,18 @@ async function start(rt: Runtime, dir: string): Promise<Started> {
   fs.mkdirSync(prefix, { recursive: true });
   const wrapper = path.join(prefix, "fetchcgi.sh");
   const command = [rt.bin, ...rt.cli([])].map(quote).join(" ");
-  fs.writeFileSync(wrapper, fillTemplate(fs.readFileSync(WRAPPER, "utf8"), { __FETCHCGI__: command, __APP__: quote(APP) }, WRAPPER), { mode: 0o755 });
-  const lighttpd = await startLighttpd({ template: CONF, dir, prefix, vars: { __WRAPPER__: wrapper }, portVars: ["__PORT__"] });
+  fs.writeFileSync(
+    wrapper,
+    fillTemplate(fs.readFileSync(WRAPPER, "utf8"), { __FETCHCGI__: command, __APP__: quote(APP) }, WRAPPER),
+    { mode: 0o755 },
+  );
+  const lighttpd = await startLighttpd({
+    template: CONF,
+    dir,
+    prefix,
+    vars: { __WRAPPER__: wrapper },
+    portVars: ["__PORT__"],
+  });
   return {
     base: `http://127.0.0.1:${lighttpd.ports.__PORT__}`,
     conf: lighttpd.conf,
@@ -47,7 +63,16 @@ async function start(rt: Runtime, dir: string): Promise<Started> {
 describeFront({
   name: "lighttpd bin-path",
   // As in test/lighttpd.test.ts (not imported: that would register its tests here too).
-  quirks: { serverSoftware: /^lighttpd\/1\./, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024, failedStream: "whole" },
+  quirks: {
+    serverSoftware: /^lighttpd\/1\./,
+    authorization: "passed",
+    chunkedUpload: "buffered",
+    streams: false,
+    disconnectAborts: false,
+    host: "port",
+    uploadBytes: 96 * 1024 * 1024,
+    failedStream: "whole",
+  },
   start,
   extra(it, ctx) {
     it("runs examples/lighttpd-spawn.conf and lighttpd-spawn.sh verbatim apart from the placeholders", async () => {
@@ -68,7 +93,10 @@ describeFront({
         const res = await fetch(`${ctx().base}/rss`).catch(() => undefined);
         const body = res?.ok ? await res.json() : await res?.text();
         if (res?.ok && body.pid !== pid) break;
-        assert.ok(performance.now() < deadline, `no new worker within 8 s (last answer: ${res?.status} ${JSON.stringify(body)})`);
+        assert.ok(
+          performance.now() < deadline,
+          `no new worker within 8 s (last answer: ${res?.status} ${JSON.stringify(body)})`,
+        );
         await sleep(200);
       }
       assert.equal(await (await fetch(`${ctx().base}/hello`)).text(), "hello");

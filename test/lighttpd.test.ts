@@ -23,7 +23,10 @@ test("lighttpd is installed", () => {
 
 test("docs/lighttpd.md shows examples/lighttpd.conf as it is", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/lighttpd.md"), "utf8");
-  assert.ok(doc.includes("```lighttpd\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/lighttpd.md: the config block differs from examples/lighttpd.conf");
+  assert.ok(
+    doc.includes("```lighttpd\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/lighttpd.md: the config block differs from examples/lighttpd.conf",
+  );
 });
 
 /** A worker on a Unix socket and lighttpd from examples/lighttpd.conf; `site` picks the port the checks talk to. */
@@ -63,7 +66,10 @@ async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT
 function leaveMidUpload(base: string, sent = 128 * 1024, readAfter?: number): Promise<void> {
   return new Promise((resolve) => {
     const read = readAfter === undefined ? "" : `&read=${readAfter}`;
-    const req = http.request(`${base}/slow?ms=3000${read}`, { method: "POST", headers: { "content-length": "2000000" } });
+    const req = http.request(`${base}/slow?ms=3000${read}`, {
+      method: "POST",
+      headers: { "content-length": "2000000" },
+    });
     req.on("error", () => {});
     req.on("close", () => resolve());
     req.write(Buffer.alloc(sent, 120));
@@ -79,7 +85,16 @@ const aborts = async (base: string): Promise<number> => (await (await fetch(`${b
 // then grows its peak RSS by 25-50 MiB (GC heap warm-up, the same for 48 or 192 MiB; later
 // uploads add little), too close to the 48 MiB default's bound; 96 MiB still fails if the body
 // is held whole.
-const quirks: Quirks = { serverSoftware: /^lighttpd\/1\./, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: false, host: "port", uploadBytes: 96 * 1024 * 1024, failedStream: "whole" };
+const quirks: Quirks = {
+  serverSoftware: /^lighttpd\/1\./,
+  authorization: "passed",
+  chunkedUpload: "buffered",
+  streams: false,
+  disconnectAborts: false,
+  host: "port",
+  uploadBytes: 96 * 1024 * 1024,
+  failedStream: "whole",
+};
 
 const buffered: FrontSpec = {
   name: "lighttpd",
@@ -149,7 +164,11 @@ const streaming: FrontSpec = {
       const readAt = performance.now() + 1500;
       await leaveMidUpload(ctx().base, 400 * 1024, 1500);
       await sleep(readAt - performance.now() - 300);
-      assert.equal(await aborts(ctx().base), before, "request.signal fired while the connection was paused: the limitation is gone, update docs/lighttpd.md");
+      assert.equal(
+        await aborts(ctx().base),
+        before,
+        "request.signal fired while the connection was paused: the limitation is gone, update docs/lighttpd.md",
+      );
       const deadline = readAt + 2500;
       while ((await aborts(ctx().base)) === before) {
         assert.ok(performance.now() < deadline, "request.signal did not fire within 2.5 s of the handler reading on");

@@ -22,24 +22,40 @@ test("nginx and its fastcgi_params are installed", () => {
 
 test("docs/nginx.md shows examples/nginx.conf as it is", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs/nginx.md"), "utf8");
-  assert.ok(doc.includes("```nginx\n" + fs.readFileSync(CONF, "utf8") + "```\n"), "docs/nginx.md: the config block differs from examples/nginx.conf");
+  assert.ok(
+    doc.includes("```nginx\n" + fs.readFileSync(CONF, "utf8") + "```\n"),
+    "docs/nginx.md: the config block differs from examples/nginx.conf",
+  );
 });
 
 /** A worker on a Unix socket and nginx from examples/nginx.conf; `site` picks the server block the checks talk to. */
-async function start(rt: Runtime, dir: string, site: "__PORT__" | "__STREAM_PORT__" | "__PLAIN_PORT__"): Promise<Started> {
+async function start(
+  rt: Runtime,
+  dir: string,
+  site: "__PORT__" | "__STREAM_PORT__" | "__PLAIN_PORT__",
+): Promise<Started> {
   const socket = path.join(dir, "app.sock");
   const worker = await startWorker(rt, [APP, "--listen", `unix:${socket}`]);
-  return frontAround(worker, () => startNginx({
-    template: CONF,
-    prefix: path.join(dir, "nginx"),
-    vars: { __USER__: nginxUser(), __SOCKET__: socket },
-    portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
-  }), site);
+  return frontAround(worker, () =>
+    startNginx({
+      template: CONF,
+      prefix: path.join(dir, "nginx"),
+      vars: { __USER__: nginxUser(), __SOCKET__: socket },
+      portVars: ["__PORT__", "__STREAM_PORT__", "__PLAIN_PORT__"],
+    }), site);
 }
 
 // Debian's fastcgi_params sends HTTP_HOST $host (no port); other builds pass the Host header.
 // A failed response: nginx cuts the client's body only on a keep-conn upstream (docs/nginx.md).
-const quirks: Quirks = { serverSoftware: /^nginx\//, authorization: "passed", chunkedUpload: "buffered", streams: false, disconnectAborts: true, host: "either", failedStream: "whole" };
+const quirks: Quirks = {
+  serverSoftware: /^nginx\//,
+  authorization: "passed",
+  chunkedUpload: "buffered",
+  streams: false,
+  disconnectAborts: true,
+  host: "either",
+  failedStream: "whole",
+};
 
 const keepConn: FrontSpec = {
   name: "nginx keep-conn",
@@ -70,5 +86,9 @@ const keepConn: FrontSpec = {
 };
 
 describeFront(keepConn);
-describeFront({ name: "nginx buffering off", quirks: { ...quirks, chunkedUpload: "streamed", streams: true }, start: (rt, dir) => start(rt, dir, "__STREAM_PORT__") });
+describeFront({
+  name: "nginx buffering off",
+  quirks: { ...quirks, chunkedUpload: "streamed", streams: true },
+  start: (rt, dir) => start(rt, dir, "__STREAM_PORT__"),
+});
 describeFront({ name: "nginx plain fastcgi_pass", quirks, start: (rt, dir) => start(rt, dir, "__PLAIN_PORT__") });

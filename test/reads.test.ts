@@ -36,12 +36,25 @@ function request(conn: number, n: number, random: () => number): { bytes: Uint8A
   // waits, then taken at once), the rest as fast as they come.
   const query = ["", "delay=1", "whole=20", "delay=1"][conn % 4];
   const params = pairs({
-    GATEWAY_INTERFACE: "CGI/1.1", REQUEST_METHOD: "POST", REQUEST_URI: query ? `/sum?${query}` : "/sum", SCRIPT_NAME: "/sum",
-    QUERY_STRING: query, SERVER_NAME: "example.test", SERVER_PORT: "8080", SERVER_PROTOCOL: "HTTP/1.1",
-    REMOTE_ADDR: "127.0.0.1", REMOTE_PORT: String(40000 + conn), HTTP_HOST: "example.test", HTTP_X_TAG: tag,
+    GATEWAY_INTERFACE: "CGI/1.1",
+    REQUEST_METHOD: "POST",
+    REQUEST_URI: query ? `/sum?${query}` : "/sum",
+    SCRIPT_NAME: "/sum",
+    QUERY_STRING: query,
+    SERVER_NAME: "example.test",
+    SERVER_PORT: "8080",
+    SERVER_PROTOCOL: "HTTP/1.1",
+    REMOTE_ADDR: "127.0.0.1",
+    REMOTE_PORT: String(40000 + conn),
+    HTTP_HOST: "example.test",
+    HTTP_X_TAG: tag,
     CONTENT_LENGTH: String(body.length),
   });
-  const bytes = cat(begin(id, 1, true), stream(T.PARAMS, id, params, 1 + Math.floor(random() * 700)), stream(T.STDIN, id, body, 1 + Math.floor(random() * 9000)));
+  const bytes = cat(
+    begin(id, 1, true),
+    stream(T.PARAMS, id, params, 1 + Math.floor(random() * 700)),
+    stream(T.STDIN, id, body, 1 + Math.floor(random() * 9000)),
+  );
   return { bytes, expect: `${body.length} ${fnv(body)} ${tag}` };
 }
 
@@ -49,7 +62,7 @@ function request(conn: number, n: number, random: () => number): { bytes: Uint8A
 async function sendInPieces(c: RawConn, bytes: Uint8Array, random: () => number): Promise<void> {
   for (let at = 0; at < bytes.length;) {
     const size = random() < 0.1 ? 1 + Math.floor(random() * 8) : 1 + Math.floor(random() * 12288);
-    c.send(bytes.subarray(at, (at += size)));
+    c.send(bytes.subarray(at, at += size));
     if (random() < 0.3) await new Promise((r) => setImmediate(r));
   }
 }
@@ -73,7 +86,10 @@ for (const rt of runtimes()) {
               const answer = parseCgi(r.stdout);
               assert.equal(answer.status, 200, `connection ${conn} request ${n}`);
               // Compared as a boolean: the tag is long, and a diff of it says nothing.
-              assert.ok(answer.text === expect, `connection ${conn} request ${n}: got ${answer.text.slice(0, 60)}…, expected ${expect.slice(0, 60)}…`);
+              assert.ok(
+                answer.text === expect,
+                `connection ${conn} request ${n}: got ${answer.text.slice(0, 60)}…, expected ${expect.slice(0, 60)}…`,
+              );
             }
           } finally {
             c.close();
@@ -94,8 +110,13 @@ for (const rt of runtimes()) {
           const body = new Uint8Array(48000);
           for (let i = 0; i < body.length; i++) body[i] = Math.floor(random() * 256);
           const params = pairs({
-            REQUEST_METHOD: "POST", REQUEST_URI: "/sum?delay=100", SCRIPT_NAME: "/sum", QUERY_STRING: "delay=100",
-            HTTP_HOST: "example.test", HTTP_X_TAG: "t", CONTENT_LENGTH: String(body.length),
+            REQUEST_METHOD: "POST",
+            REQUEST_URI: "/sum?delay=100",
+            SCRIPT_NAME: "/sum",
+            QUERY_STRING: "delay=100",
+            HTTP_HOST: "example.test",
+            HTTP_X_TAG: "t",
+            CONTENT_LENGTH: String(body.length),
           });
           const bytes = cat(begin(1, 1, true), stream(T.PARAMS, 1, params), stream(T.STDIN, 1, body, 8000));
           // More than --body-buffer at once (the handler reads a chunk per 100 ms, so the connection

@@ -6,10 +6,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseParams, fetchRaw, pairs, RawConn, record, begin, T, cat } from "./lib/fcgi.ts";
+import { baseParams, begin, cat, fetchRaw, pairs, RawConn, record, T } from "./lib/fcgi.ts";
 import { APP, runtimes, startWorker, tmpDir, type WorkerProc } from "./lib/workers.ts";
 
-const SECRETS = { HTTP_AUTHORIZATION: "Bearer s3cr3t-token", HTTP_COOKIE: "session=s3cr3t-cookie", HTTP_PROXY: "http://evil.example:1" };
+const SECRETS = {
+  HTTP_AUTHORIZATION: "Bearer s3cr3t-token",
+  HTTP_COOKIE: "session=s3cr3t-cookie",
+  HTTP_PROXY: "http://evil.example:1",
+};
 
 for (const rt of runtimes()) {
   describe(`security on ${rt.name}`, () => {
@@ -25,7 +29,10 @@ for (const rt of runtimes()) {
       for (const kind of ["value", "name", "status", "set"]) {
         const r = await fetchRaw(w.address, "GET", `/inject?kind=${kind}`);
         const wire = Buffer.from(r.end.stdout).toString("latin1");
-        assert.ok(!/Injected/i.test(wire.split("\r\n\r\n")[0]), `${kind}: injected header on the wire: ${JSON.stringify(wire)}`);
+        assert.ok(
+          !/Injected/i.test(wire.split("\r\n\r\n")[0]),
+          `${kind}: injected header on the wire: ${JSON.stringify(wire)}`,
+        );
         // The Fetch API refuses them outright: the handler throws, the client gets a 500 (or,
         // when the handler caught the refusal, its response without the header). Bun accepts a
         // CR/LF statusText; the worker then uses the standard reason phrase.
@@ -35,13 +42,17 @@ for (const rt of runtimes()) {
 
     test("Authorization and Cookie values never appear in the worker's log, whatever it logs", async () => {
       // A skipped header, a handler that throws, a params limit: each writes a log line.
-      await fetchRaw(w.address, "GET", "/throw", { params: { ...baseParams("GET", "/throw"), ...SECRETS, "HTTP_BAD\x01NAME": "v" } });
+      await fetchRaw(w.address, "GET", "/throw", {
+        params: { ...baseParams("GET", "/throw"), ...SECRETS, "HTTP_BAD\x01NAME": "v" },
+      });
       const many: Record<string, string> = { ...baseParams("GET", "/hello"), ...SECRETS };
       for (let i = 0; i < 50; i++) many[`HTTP_X_${i}`] = "v";
       const refused = await fetchRaw(w.address, "GET", "/hello", { params: many });
       assert.equal(refused.status, 431);
       const c = await RawConn.connect(w.address);
-      c.send(cat(begin(1), record(T.PARAMS, 1, pairs({ ...baseParams("GET", "/slow"), ...SECRETS })), record(T.PARAMS, 1)));
+      c.send(
+        cat(begin(1), record(T.PARAMS, 1, pairs({ ...baseParams("GET", "/slow"), ...SECRETS })), record(T.PARAMS, 1)),
+      );
       await new Promise((r) => setTimeout(r, 100));
       c.close(); // an abort: logged too
       await new Promise((r) => setTimeout(r, 300));

@@ -4,7 +4,18 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { begin, connectRefused, fetchRaw, pairs, parseCgi, RawConn, record, requestBytes, baseParams, T } from "./lib/fcgi.ts";
+import {
+  baseParams,
+  begin,
+  connectRefused,
+  fetchRaw,
+  pairs,
+  parseCgi,
+  RawConn,
+  record,
+  requestBytes,
+  T,
+} from "./lib/fcgi.ts";
 import { APP, runtimes, startWorker, type WorkerProc } from "./lib/workers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,7 +39,19 @@ for (const rt of runtimes()) {
   describe(`timeouts on ${rt.name}`, () => {
     let w: WorkerProc;
     before(async () => {
-      w = await startWorker(rt, [APP, "--listen", ":0", "--read-timeout", "600", "--idle-timeout", "1500", "--request-timeout", "1000", "--abort-grace", "300"]);
+      w = await startWorker(rt, [
+        APP,
+        "--listen",
+        ":0",
+        "--read-timeout",
+        "600",
+        "--idle-timeout",
+        "1500",
+        "--request-timeout",
+        "1000",
+        "--abort-grace",
+        "300",
+      ]);
     });
     after(async () => {
       await w.stop();
@@ -38,7 +61,10 @@ for (const rt of runtimes()) {
       const bytes = requestBytes(1, "GET", "/hello");
       const slow = await RawConn.connect(w.address);
       let sent = 0;
-      const trickle = setInterval(() => !slow.closed && sent < bytes.length && slow.send(bytes.subarray(sent, ++sent)), 100);
+      const trickle = setInterval(
+        () => !slow.closed && sent < bytes.length && slow.send(bytes.subarray(sent, ++sent)),
+        100,
+      );
       try {
         const ok = await fetchRaw(w.address, "GET", "/hello");
         assert.equal(ok.text, "hello");
@@ -77,7 +103,10 @@ for (const rt of runtimes()) {
       // The request timeout (1000 ms) counts from the params' end: the handler ran past it.
       const r = parseCgi(end.stdout);
       assert.ok(r.status === 200 || r.status === 503, String(r.status));
-      assert.ok(!/read timeout/.test(w.log().split("params still incomplete")[1] ?? ""), "a read timeout hit the slow body");
+      assert.ok(
+        !/read timeout/.test(w.log().split("params still incomplete")[1] ?? ""),
+        "a read timeout hit the slow body",
+      );
       c.close();
     });
 
@@ -110,7 +139,9 @@ for (const rt of runtimes()) {
       const c = await RawConn.connect(w.address);
       c.send(requestBytes(1, "GET", "/stream?n=10&gap=300"));
       await c.waitClosed(5000);
-      const text = new TextDecoder().decode(Buffer.concat(c.records.filter((x) => x.type === T.STDOUT).map((x) => x.content)));
+      const text = new TextDecoder().decode(
+        Buffer.concat(c.records.filter((x) => x.type === T.STDOUT).map((x) => x.content)),
+      );
       assert.match(text, /data: 1/);
       assert.ok(!text.includes("data: 10"), "the stream ran to its end");
       assert.equal(c.ends(1).length, 0, "a cut stream must not end with END_REQUEST");
@@ -156,7 +187,10 @@ for (const rt of runtimes()) {
       } finally {
         delete process.env.FCGI_WEB_SERVER_ADDRS;
       }
-      await assert.rejects(startWorker(rt, [APP, "--listen", "127.0.0.1:0", "--allow", "10.0.0.0/33"]), /bad allowed client "10\.0\.0\.0\/33"/);
+      await assert.rejects(
+        startWorker(rt, [APP, "--listen", "127.0.0.1:0", "--allow", "10.0.0.0/33"]),
+        /bad allowed client "10\.0\.0\.0\/33"/,
+      );
     });
   });
 }

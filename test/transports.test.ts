@@ -2,7 +2,7 @@
 // files, unlink on close) and an inherited fd 0 the way spawn-fcgi hands it over.
 
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
@@ -60,7 +60,10 @@ for (const rt of runtimes()) {
       const dir = tmpDir();
       const sock = path.join(dir, "app.sock");
       // A process that binds the path and dies without cleaning up.
-      const dead = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(sock)}, () => console.log("up"))`]);
+      const dead = spawn(process.execPath, [
+        "-e",
+        `require("net").createServer().listen(${JSON.stringify(sock)}, () => console.log("up"))`,
+      ]);
       await new Promise((r) => dead.stdout.once("data", r));
       dead.kill("SIGKILL");
       await new Promise((r) => dead.once("exit", r));
@@ -93,7 +96,9 @@ for (const rt of runtimes()) {
 
     test("fd 0 from spawn-fcgi (TCP) with --listen fd:0", async () => {
       const port = 20000 + Math.floor(Math.random() * 10000);
-      const w = await startWorker(rt, [APP, "--listen", "fd:0"], { launcher: [spawnFcgi(), "-n", "-a", "127.0.0.1", "-p", String(port), "--"] });
+      const w = await startWorker(rt, [APP, "--listen", "fd:0"], {
+        launcher: [spawnFcgi(), "-n", "-a", "127.0.0.1", "-p", String(port), "--"],
+      });
       try {
         for (let i = 0; i < 3; i++) await hello(`tcp:127.0.0.1:${port}`);
       } finally {
@@ -122,7 +127,10 @@ for (const rt of runtimes()) {
 
     test("bad configuration fails at start with a clear message", async () => {
       await assert.rejects(startWorker(rt, [APP, "--listen", "localhost"]), /has no port/);
-      await assert.rejects(startWorker(rt, [APP, "--listen", ":0", "--max-conns", "0"]), /maxConns must be an integer >= 1/);
+      await assert.rejects(
+        startWorker(rt, [APP, "--listen", ":0", "--max-conns", "0"]),
+        /maxConns must be an integer >= 1/,
+      );
       await assert.rejects(startWorker(rt, [APP, "--listen", ":0", "--socket-mode", "660"]), /only to a Unix socket/);
       await assert.rejects(startWorker(rt, [APP, "--bogus"]), /unknown option --bogus/);
       await assert.rejects(startWorker(rt, [path.join(ROOT_FIXTURES, "missing.js"), "--listen", ":0"]), /cannot load/);
@@ -156,12 +164,21 @@ describe("the README's serve.ts commands", () => {
   const serveTs = path.join(root, "examples/serve.ts");
 
   test("bun run serve.ts", () => runs(runtimes().find((r) => r.name === "bun")!.bin, ["run", serveTs]));
-  test("deno run --allow-net serve.ts", () => runs(runtimes().find((r) => r.name === "deno")!.bin, ["run", "--allow-net", serveTs]));
-  test("node serve.ts (Node 24, type stripping)", () => runs(runtimes().find((r) => r.name === "node24")!.bin, [serveTs]));
+  test("deno run --allow-net serve.ts", () =>
+    runs(runtimes().find((r) => r.name === "deno")!.bin, ["run", "--allow-net", serveTs]));
+  test("node serve.ts (Node 24, type stripping)", () =>
+    runs(runtimes().find((r) => r.name === "node24")!.bin, [serveTs]));
   test("node serve.js (compiled with esbuild, the machine's Node)", async () => {
     const dir = tmpDir();
     const out = path.join(dir, "serve.js");
-    execFileSync(path.join(root, "node_modules/.bin/esbuild"), [serveTs, "--bundle", "--platform=node", "--format=esm", `--outfile=${out}`, "--log-level=warning"]);
+    execFileSync(path.join(root, "node_modules/.bin/esbuild"), [
+      serveTs,
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      `--outfile=${out}`,
+      "--log-level=warning",
+    ]);
     try {
       await runs(runtimes()[0].bin, [out]);
     } finally {

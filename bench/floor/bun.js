@@ -12,7 +12,9 @@ const socket = {
     if (out !== null) s.write(out); // a few dozen bytes: the kernel takes them whole
   },
 };
-const listener = Bun.listen(where.path ? { unix: where.path, socket } : { hostname: where.hostname, port: where.port, socket });
+const listener = Bun.listen(
+  where.path ? { unix: where.path, socket } : { hostname: where.hostname, port: where.port, socket },
+);
 process.on("SIGTERM", () => {
   listener.stop(true);
   process.exit(0);

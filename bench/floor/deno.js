@@ -4,7 +4,9 @@ import { parseListen } from "../http/addr.js";
 import { Canned } from "./canned.js";
 
 const where = parseListen(Deno.args[0]);
-const listener = where.path ? Deno.listen({ transport: "unix", path: where.path }) : Deno.listen({ hostname: where.hostname, port: where.port });
+const listener = where.path
+  ? Deno.listen({ transport: "unix", path: where.path })
+  : Deno.listen({ hostname: where.hostname, port: where.port });
 Deno.addSignalListener("SIGTERM", () => {
   listener.close();
   Deno.exit(0);
@@ -16,7 +18,7 @@ async function serve(conn) {
   try {
     for (let n; (n = await conn.read(buf)) !== null;) {
       const out = canned.push(buf.subarray(0, n));
-      if (out !== null) for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at));
+      if (out !== null) { for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at)); }
     }
   } catch {
     // the peer went away

@@ -5,5 +5,7 @@ const where = parseListen(process.argv[2]);
 const app = await loadApp(process.argv[3]);
 // Bun.serve refuses bodies past 128 MiB by default; fetchcgi sets no limit, so neither does this.
 const options = { fetch: app.fetch, maxRequestBodySize: Infinity };
-const server = Bun.serve(where.path ? { ...options, unix: where.path } : { ...options, hostname: where.hostname, port: where.port });
+const server = Bun.serve(
+  where.path ? { ...options, unix: where.path } : { ...options, hostname: where.hostname, port: where.port },
+);
 process.on("SIGTERM", () => server.stop(true).then(() => process.exit(0)));

@@ -4,5 +4,8 @@ import { loadApp, parseListen } from "./addr.js";
 const where = parseListen(Deno.args[0]);
 const app = await loadApp(Deno.args[1]);
 const onListen = () => {};
-const server = Deno.serve(where.path ? { path: where.path, onListen } : { hostname: where.hostname, port: where.port, onListen }, app.fetch);
+const server = Deno.serve(
+  where.path ? { path: where.path, onListen } : { hostname: where.hostname, port: where.port, onListen },
+  app.fetch,
+);
 Deno.addSignalListener("SIGTERM", () => server.shutdown().then(() => Deno.exit(0)));

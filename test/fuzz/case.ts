@@ -42,9 +42,12 @@ export function makeCase(seed: number): Case {
   while (intact < bytes.length && intact < original.length && bytes[intact] === original[intact]) intact++;
   const writes: number[] = [];
   const style = rng.int(4);
-  if (style === 1) for (let n = rng.range(1, 20), i = 0; i < n; i++) writes.push(1 + rng.int(Math.max(1, bytes.length / 4)));
-  if (style === 2) for (let i = 0; i < 64; i++) writes.push(rng.range(1, 9)); // header bytes split across reads
-  if (style === 3) for (let i = 0; i < 200; i++) writes.push(1);
+  if (style === 1) {
+    for (let n = rng.range(1, 20), i = 0; i < n; i++) writes.push(1 + rng.int(Math.max(1, bytes.length / 4)));
+  }
+  if (style === 2) { for (let i = 0; i < 64; i++) writes.push(rng.range(1, 9)); // header bytes split across reads
+   }
+  if (style === 3) { for (let i = 0; i < 200; i++) writes.push(1); }
   const close = count === 0 ? "hold" : rng.pick(["hold", "hold", "hold", "end", "reset"] as const);
   const early = count > 0 && rng.chance(0.2);
   return {

@@ -40,7 +40,9 @@ export function check(c: Case, got: Received): string[] {
   const errors: string[] = [];
   const sent = sentRecords(c.bytes.subarray(0, c.sendUpTo));
   const { records, rest } = readRecords(got.bytes);
-  if (got.closedByWorker && rest.length) errors.push(`the worker closed inside a record (${rest.length} bytes left: ${hex(rest)})`);
+  if (got.closedByWorker && rest.length) {
+    errors.push(`the worker closed inside a record (${rest.length} bytes left: ${hex(rest)})`);
+  }
 
   const begins = new Map<number, number>();
   for (const r of sent) if (r.type === T.BEGIN && r.id !== 0) begins.set(r.id, (begins.get(r.id) ?? 0) + 1);
@@ -54,26 +56,39 @@ export function check(c: Case, got: Received): string[] {
     if (r.version !== 1) errors.push(`${where}: version ${r.version}`);
     if (!FROM_APP.has(r.type)) errors.push(`${where}: a type the application never sends`);
     // Up to the next 8-byte boundary; a STDERR record always has some (8 when aligned: core/output.ts).
-    if (r.padding.length > (r.type === T.STDERR ? 8 : 7)) errors.push(`${where}: ${r.padding.length} padding bytes (more than 8-byte alignment needs)`);
+    if (r.padding.length > (r.type === T.STDERR ? 8 : 7)) {
+      errors.push(`${where}: ${r.padding.length} padding bytes (more than 8-byte alignment needs)`);
+    }
     if (r.reserved !== 0) errors.push(`${where}: reserved byte ${r.reserved}`);
     const management = r.type === T.GET_VALUES_RESULT || r.type === T.UNKNOWN_TYPE;
-    if (management !== (r.id === 0)) errors.push(`${where}: ${management ? "management record with a request id" : "application record with id 0"}`);
+    if (management !== (r.id === 0)) {
+      errors.push(`${where}: ${management ? "management record with a request id" : "application record with id 0"}`);
+    }
     if (r.type === T.END || r.type === T.STDOUT || r.type === T.STDERR) {
       const done = ends.get(r.id) ?? 0;
       const allowed = begins.get(r.id) ?? 0;
       if (done >= allowed) {
-        errors.push(allowed === 0 ? `${where}: for an id never begun` : `${where}: after END_REQUEST (${done} END_REQUEST for ${allowed} BEGIN_REQUEST)`);
+        errors.push(
+          allowed === 0
+            ? `${where}: for an id never begun`
+            : `${where}: after END_REQUEST (${done} END_REQUEST for ${allowed} BEGIN_REQUEST)`,
+        );
       }
     }
     if (r.type === T.END) {
       ends.set(r.id, (ends.get(r.id) ?? 0) + 1);
       if (r.content.length !== 8) errors.push(`${where}: END_REQUEST body is not 8 bytes`);
-      else if (r.content[4] > 3 || r.content[5] || r.content[6] || r.content[7]) errors.push(`${where}: END_REQUEST body ${hex(r.content)}`);
+      else if (r.content[4] > 3 || r.content[5] || r.content[6] || r.content[7]) {
+        errors.push(`${where}: END_REQUEST body ${hex(r.content)}`);
+      }
     }
     if (r.type === T.UNKNOWN_TYPE) {
       unknownTypes++;
-      if (r.content.length !== 8 || r.content.subarray(1).some((b) => b !== 0)) errors.push(`${where}: UNKNOWN_TYPE body ${hex(r.content)}`);
-      else if (!mgmt.some((m) => m.type === r.content[0] && m.type !== T.GET_VALUES)) errors.push(`${where}: UNKNOWN_TYPE for type ${r.content[0]}, never sent as a management record`);
+      if (r.content.length !== 8 || r.content.subarray(1).some((b) => b !== 0)) {
+        errors.push(`${where}: UNKNOWN_TYPE body ${hex(r.content)}`);
+      } else if (!mgmt.some((m) => m.type === r.content[0] && m.type !== T.GET_VALUES)) {
+        errors.push(`${where}: UNKNOWN_TYPE for type ${r.content[0]}, never sent as a management record`);
+      }
     }
     if (r.type === T.GET_VALUES_RESULT) {
       valuesResults++;
@@ -89,7 +104,9 @@ export function check(c: Case, got: Received): string[] {
   }
   const asked = mgmt.filter((m) => m.type === T.GET_VALUES).length;
   if (valuesResults > asked) errors.push(`${valuesResults} GET_VALUES_RESULT for ${asked} GET_VALUES`);
-  if (unknownTypes > mgmt.length - asked) errors.push(`${unknownTypes} UNKNOWN_TYPE for ${mgmt.length - asked} other management records`);
+  if (unknownTypes > mgmt.length - asked) {
+    errors.push(`${unknownTypes} UNKNOWN_TYPE for ${mgmt.length - asked} other management records`);
+  }
 
   // A valid stream sent in full on a connection held open: every request is answered exactly once.
   if (c.mutations.length === 0 && c.close === "hold" && c.sendUpTo === c.bytes.length) {
@@ -98,9 +115,13 @@ export function check(c: Case, got: Received): string[] {
     for (const req of c.requests) {
       const n = ends.get(req.id) ?? 0;
       const want = c.requests.filter((q) => q.id === req.id).length;
-      if (n !== want && !(mayFail && n <= want)) errors.push(`valid stream: ${n} END_REQUEST for id ${req.id} (${want} requests: ${req.route})`);
+      if (n !== want && !(mayFail && n <= want)) {
+        errors.push(`valid stream: ${n} END_REQUEST for id ${req.id} (${want} requests: ${req.route})`);
+      }
     }
-    if (asked !== valuesResults) errors.push(`valid stream: ${valuesResults} GET_VALUES_RESULT for ${asked} GET_VALUES`);
+    if (asked !== valuesResults) {
+      errors.push(`valid stream: ${valuesResults} GET_VALUES_RESULT for ${asked} GET_VALUES`);
+    }
     // And each with the answer the app gives it (expect.ts).
     compareAnswers(c.requests, records, () => true, "valid stream", errors);
   } else if (c.close !== "reset" && c.intact !== undefined) {
@@ -110,14 +131,21 @@ export function check(c: Case, got: Received): string[] {
     // and aborts what still runs: only a response it completed (appStatus 0) is held to its answer.
     const aborted = new Set(sent.filter((r) => r.type === T.ABORT).map((r) => r.id));
     const bound = Math.min(c.intact, c.sendUpTo);
-    const held = (req: Req, got: Answer) => req.end !== undefined && req.end <= bound && !aborted.has(req.id) && (c.close === "hold" || got.appStatus === 0);
+    const held = (req: Req, got: Answer) =>
+      req.end !== undefined && req.end <= bound && !aborted.has(req.id) && (c.close === "hold" || got.appStatus === 0);
     compareAnswers(c.requests, records, held, "intact request before the mutations", errors);
   }
   return [...new Set(errors)];
 }
 
 /** Compares each answered request that `checked` picks with its expectation; an id's answers come in its requests' order. */
-function compareAnswers(requests: Req[], records: WireRecord[], checked: (req: Req, got: Answer) => boolean, label: string, errors: string[]): void {
+function compareAnswers(
+  requests: Req[],
+  records: WireRecord[],
+  checked: (req: Req, got: Answer) => boolean,
+  label: string,
+  errors: string[],
+): void {
   const answers = answersById(records);
   const seen = new Map<number, number>();
   for (const req of requests) {

@@ -33,11 +33,17 @@ export function expectFor(r: Route, params: Record<string, string>): Expect | un
   if (r.method === "TRACE") return { status: 405 };
   if (!r.uri.startsWith("/")) return undefined; // OPTIONS *: the URL the runtime makes of it differs
   const [path, query = ""] = r.uri.split("?");
-  const text = (body: string, status = 200): Expect => (r.method === "HEAD" ? { status, body: "" } : textBody(body, status));
+  const text = (
+    body: string,
+    status = 200,
+  ): Expect => (r.method === "HEAD" ? { status, body: "" } : textBody(body, status));
   switch ("/" + path.split("/")[1]) { // the first segment picks the route, as in the app
-    case "/hello": return text("hello");
-    case "/echo": return r.body?.length ? { status: 200, json: { method: r.method, body: utf8.decode(r.body) } } : { status: 200 };
-    case "/count": return text(String(r.body?.length ?? 0));
+    case "/hello":
+      return text("hello");
+    case "/echo":
+      return r.body?.length ? { status: 200, json: { method: r.method, body: utf8.decode(r.body) } } : { status: 200 };
+    case "/count":
+      return text(String(r.body?.length ?? 0));
     case "/big": {
       const n = Number(new URLSearchParams(query).get("n"));
       let s = "";
@@ -49,28 +55,47 @@ export function expectFor(r: Route, params: Record<string, string>): Expect | un
       const as = new URLSearchParams(query).get("as");
       // The lazy Request (the fuzz worker's) has bytes() on every runtime. An empty body is a null
       // one (CONTENT_LENGTH 0), which reading does not mark used.
-      return { status: 200, json: { as, length: as === "text" ? null : body.length, text: utf8.decode(body), used: body.length > 0 } };
+      return {
+        status: 200,
+        json: { as, length: as === "text" ? null : body.length, text: utf8.decode(body), used: body.length > 0 },
+      };
     }
     case "/sum": { // ?whole: the body read whole, its length and FNV-1a hash; no x-tag header
       const body = r.body ?? new Uint8Array(0);
       return text(`${body.length} ${fnv(body)} null`);
     }
-    case "/empty": return { status: 204, body: "" };
-    case "/stream": return text("data: 1\n\ndata: 2\n\n");
-    case "/throw": case "/throw-async": case "/not-a-response": case "/stream-error-early": return { status: 500 };
-    case "/cookies": return text("cookies");
-    case "/redirect": return { status: 301, body: "" };
-    case "/hop": return text("hop");
-    case "/log": return text("logged");
-    case "/wait-until": return text("ok");
-    case "/slow": return text("slept");
-    case "/ignore-abort": return text("late");
-    case "/env": return { status: 200, json: { env: params, frozen: true, role: "responder" } };
+    case "/empty":
+      return { status: 204, body: "" };
+    case "/stream":
+      return text("data: 1\n\ndata: 2\n\n");
+    case "/throw":
+    case "/throw-async":
+    case "/not-a-response":
+    case "/stream-error-early":
+      return { status: 500 };
+    case "/cookies":
+      return text("cookies");
+    case "/redirect":
+      return { status: 301, body: "" };
+    case "/hop":
+      return text("hop");
+    case "/log":
+      return text("logged");
+    case "/wait-until":
+      return text("ok");
+    case "/slow":
+      return text("slept");
+    case "/ignore-abort":
+      return text("late");
+    case "/env":
+      return { status: 200, json: { env: params, frozen: true, role: "responder" } };
     case "/auth":
       // An Authorizer's 200 goes without a body (F42).
       return params.HTTP_AUTHORIZATION === "Bearer good" ? { status: 200, body: "" } : { status: 403, body: "denied" };
-    case "/filter": return text(utf8.decode(r.data ?? new Uint8Array(0)).toUpperCase());
-    case "/stream-error": return undefined; // may break mid-way
+    case "/filter":
+      return text(utf8.decode(r.data ?? new Uint8Array(0)).toUpperCase());
+    case "/stream-error":
+      return undefined; // may break mid-way
   }
   return text(`no route ${path}`, 404);
 }
@@ -86,7 +111,11 @@ function overLimits(params: Record<string, string>): boolean {
   const entries = Object.entries(params);
   if (entries.length > LIMITS.maxParams) return true;
   const enc = new TextEncoder();
-  if (entries.some(([n, v]) => enc.encode(n).length > LIMITS.maxParamLength || enc.encode(v).length > LIMITS.maxParamLength)) return true;
+  if (
+    entries.some(([n, v]) =>
+      enc.encode(n).length > LIMITS.maxParamLength || enc.encode(v).length > LIMITS.maxParamLength
+    )
+  ) return true;
   return pairs(params).length > LIMITS.maxParamsBytes;
 }
 
@@ -137,7 +166,13 @@ export function compare(want: Expect, got: Answer): string[] {
   const { status: code, body, text } = parsed;
   if (want.status !== undefined && code !== want.status) errors.push(`status ${code}, not ${want.status}`);
   if (want.body !== undefined) {
-    if (text !== want.body) errors.push(`body ${JSON.stringify(text.slice(0, 80))} (${body.length} bytes), not ${JSON.stringify(want.body.slice(0, 80))}`);
+    if (text !== want.body) {
+      errors.push(
+        `body ${JSON.stringify(text.slice(0, 80))} (${body.length} bytes), not ${
+          JSON.stringify(want.body.slice(0, 80))
+        }`,
+      );
+    }
   }
   if (want.bodyLength !== undefined && (body.length !== want.bodyLength || fnv(body) !== want.bodyHash)) {
     errors.push(`body of ${body.length} bytes, hash ${fnv(body)}; not ${want.bodyLength} bytes, hash ${want.bodyHash}`);
@@ -161,7 +196,9 @@ export function compare(want: Expect, got: Answer): string[] {
 function difference(got: unknown, want: unknown, at: string): string | null {
   if (got === want) return null;
   const show = (v: unknown) => (v === undefined ? "absent" : JSON.stringify(v).slice(0, 120));
-  if (typeof got !== "object" || typeof want !== "object" || got === null || want === null) return `${at}: ${show(got)}, not ${show(want)}`;
+  if (typeof got !== "object" || typeof want !== "object" || got === null || want === null) {
+    return `${at}: ${show(got)}, not ${show(want)}`;
+  }
   const g = got as Record<string, unknown>, w = want as Record<string, unknown>;
   for (const k of new Set([...Object.keys(w), ...Object.keys(g)])) {
     const d = difference(g[k], w[k], `${at}.${k}`);

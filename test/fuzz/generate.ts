@@ -29,7 +29,13 @@ export interface Generated {
 }
 
 /** One record, with `padding` bytes after the content (F11). */
-export function rec(type: number, id: number, content: Uint8Array = new Uint8Array(0), padding = 0, version = 1): Uint8Array {
+export function rec(
+  type: number,
+  id: number,
+  content: Uint8Array = new Uint8Array(0),
+  padding = 0,
+  version = 1,
+): Uint8Array {
   const out = new Uint8Array(8 + content.length + padding);
   out.set([version, type, id >> 8, id & 0xff, content.length >> 8, content.length & 0xff, padding, 0]);
   out.set(content, 8);
@@ -51,35 +57,99 @@ function route(rng: Rng): Route {
   const body = (large = 0.1) => rng.bytes(rng.size(rng.chance(large) ? 200_000 : 5000));
   const r = rng.int(28);
   switch (r) {
-    case 0: return { method: "GET", uri: "/hello", role: 1 };
-    case 1: return { method: "HEAD", uri: "/hello", role: 1 };
-    case 2: return { method: "POST", uri: "/echo", role: 1, body: body(), headers: { CONTENT_TYPE: "application/octet-stream" } };
-    case 3: return { method: "POST", uri: "/count", role: 1, body: body() };
-    case 4: return { method: "PUT", uri: "/count?x=1", role: 1, body: body() };
-    case 5: return { method: "GET", uri: `/big?n=${rng.size(300_000)}`, role: 1 };
-    case 6: return { method: "GET", uri: "/empty", role: 1 };
-    case 7: return { method: "GET", uri: "/stream?n=2&gap=5", role: 1 };
-    case 8: return { method: "GET", uri: rng.pick(["/throw", "/throw-async", "/not-a-response", "/stream-error-early"]), role: 1 };
-    case 9: return { method: "GET", uri: "/stream-error", role: 1, mayFail: true };
-    case 10: return { method: "GET", uri: rng.pick(["/cookies", "/redirect", "/hop", "/log", "/wait-until"]), role: 1 };
-    case 11: return { method: "GET", uri: "/slow?ms=20", role: 1 };
-    case 12: return { method: "GET", uri: "/ignore-abort?ms=20", role: 1 };
-    case 13: return { method: "GET", uri: "/env?a=%20b&c", role: 1 };
-    case 14: return { method: "TRACE", uri: "/hello", role: 1 };
-    case 15: return { method: "GET", uri: "/auth", role: 2, headers: { HTTP_AUTHORIZATION: rng.pick(["Bearer good", "Bearer bad"]) } };
-    case 16: return { method: "GET", uri: "/filter", role: 3, data: rng.bytes(rng.size(3000)) };
-    case 17: return { method: "GET", uri: "/no/such/route", role: 1 };
-    case 18: return { method: "OPTIONS", uri: "*", role: 1 };
-    case 19: return { method: "GET", uri: "/hello", role: 1, headers: { HTTP_X_BIG: "v".repeat(rng.pick([100, 8192, 8193, 20000])) } };
-    case 20: return { method: "GET", uri: "/hello", role: 1, headers: Object.fromEntries(Array.from({ length: rng.pick([10, 199, 250]) }, (_, i) => [`HTTP_X_H${i}`, "1"])) };
-    case 21: return { method: "GET", uri: "/hello", role: rng.pick([0, 4, 0xffff]) }; // unknown role: refused (F27)
-    case 22: return { method: "POST", uri: "/echo", role: 1, body: body(), headers: { CONTENT_LENGTH: "", HTTP_TRANSFER_ENCODING: "chunked" } };
+    case 0:
+      return { method: "GET", uri: "/hello", role: 1 };
+    case 1:
+      return { method: "HEAD", uri: "/hello", role: 1 };
+    case 2:
+      return {
+        method: "POST",
+        uri: "/echo",
+        role: 1,
+        body: body(),
+        headers: { CONTENT_TYPE: "application/octet-stream" },
+      };
+    case 3:
+      return { method: "POST", uri: "/count", role: 1, body: body() };
+    case 4:
+      return { method: "PUT", uri: "/count?x=1", role: 1, body: body() };
+    case 5:
+      return { method: "GET", uri: `/big?n=${rng.size(300_000)}`, role: 1 };
+    case 6:
+      return { method: "GET", uri: "/empty", role: 1 };
+    case 7:
+      return { method: "GET", uri: "/stream?n=2&gap=5", role: 1 };
+    case 8:
+      return {
+        method: "GET",
+        uri: rng.pick(["/throw", "/throw-async", "/not-a-response", "/stream-error-early"]),
+        role: 1,
+      };
+    case 9:
+      return { method: "GET", uri: "/stream-error", role: 1, mayFail: true };
+    case 10:
+      return { method: "GET", uri: rng.pick(["/cookies", "/redirect", "/hop", "/log", "/wait-until"]), role: 1 };
+    case 11:
+      return { method: "GET", uri: "/slow?ms=20", role: 1 };
+    case 12:
+      return { method: "GET", uri: "/ignore-abort?ms=20", role: 1 };
+    case 13:
+      return { method: "GET", uri: "/env?a=%20b&c", role: 1 };
+    case 14:
+      return { method: "TRACE", uri: "/hello", role: 1 };
+    case 15:
+      return {
+        method: "GET",
+        uri: "/auth",
+        role: 2,
+        headers: { HTTP_AUTHORIZATION: rng.pick(["Bearer good", "Bearer bad"]) },
+      };
+    case 16:
+      return { method: "GET", uri: "/filter", role: 3, data: rng.bytes(rng.size(3000)) };
+    case 17:
+      return { method: "GET", uri: "/no/such/route", role: 1 };
+    case 18:
+      return { method: "OPTIONS", uri: "*", role: 1 };
+    case 19:
+      return {
+        method: "GET",
+        uri: "/hello",
+        role: 1,
+        headers: { HTTP_X_BIG: "v".repeat(rng.pick([100, 8192, 8193, 20000])) },
+      };
+    case 20:
+      return {
+        method: "GET",
+        uri: "/hello",
+        role: 1,
+        headers: Object.fromEntries(Array.from({ length: rng.pick([10, 199, 250]) }, (_, i) => [`HTTP_X_H${i}`, "1"])),
+      };
+    case 21:
+      return { method: "GET", uri: "/hello", role: rng.pick([0, 4, 0xffff]) }; // unknown role: refused (F27)
+    case 22:
+      return {
+        method: "POST",
+        uri: "/echo",
+        role: 1,
+        body: body(),
+        headers: { CONTENT_LENGTH: "", HTTP_TRANSFER_ENCODING: "chunked" },
+      };
     // The paths that skip streams: a long text body laid out as records, a body read whole.
-    case 23: return { method: "GET", uri: `/big?n=${rng.size(300_000)}&text`, role: 1 };
-    case 24: return { method: "POST", uri: `/read?as=${rng.pick(["text", "arrayBuffer", "bytes"])}`, role: 1, body: body(0.5) };
-    case 25: return { method: "POST", uri: "/sum?whole=0", role: 1, body: body(0.5) }; // large: a body of many pieces
-    case 26: return { method: "GET", uri: "/filter", role: 3, data: rng.bytes(rng.size(100_000)) };
-    default: return { method: "GET", uri: "/hello?" + "q=1&".repeat(rng.int(50)), role: 1 };
+    case 23:
+      return { method: "GET", uri: `/big?n=${rng.size(300_000)}&text`, role: 1 };
+    case 24:
+      return {
+        method: "POST",
+        uri: `/read?as=${rng.pick(["text", "arrayBuffer", "bytes"])}`,
+        role: 1,
+        body: body(0.5),
+      };
+    case 25:
+      return { method: "POST", uri: "/sum?whole=0", role: 1, body: body(0.5) }; // large: a body of many pieces
+    case 26:
+      return { method: "GET", uri: "/filter", role: 3, data: rng.bytes(rng.size(100_000)) };
+    default:
+      return { method: "GET", uri: "/hello?" + "q=1&".repeat(rng.int(50)), role: 1 };
   }
 }
 
@@ -87,11 +157,26 @@ function route(rng: Rng): Route {
 function params(r: Route, rng: Rng): Record<string, string> {
   const [path, query = ""] = r.uri.split("?");
   const p: Record<string, string> = {
-    QUERY_STRING: query, REQUEST_METHOD: r.method, CONTENT_TYPE: "", CONTENT_LENGTH: r.body ? String(r.body.length) : "",
-    SCRIPT_NAME: path, REQUEST_URI: r.uri, DOCUMENT_URI: path, DOCUMENT_ROOT: "/srv/www", SERVER_PROTOCOL: "HTTP/1.1",
-    REQUEST_SCHEME: rng.pick(["http", "https"]), GATEWAY_INTERFACE: "CGI/1.1", SERVER_SOFTWARE: "nginx/1.26.0",
-    REMOTE_ADDR: "127.0.0.1", REMOTE_PORT: String(rng.range(1024, 65535)), SERVER_ADDR: "127.0.0.1", SERVER_PORT: "8080",
-    SERVER_NAME: "example.test", REDIRECT_STATUS: "200", HTTP_HOST: "example.test:8080", HTTP_USER_AGENT: "fuzz/1",
+    QUERY_STRING: query,
+    REQUEST_METHOD: r.method,
+    CONTENT_TYPE: "",
+    CONTENT_LENGTH: r.body ? String(r.body.length) : "",
+    SCRIPT_NAME: path,
+    REQUEST_URI: r.uri,
+    DOCUMENT_URI: path,
+    DOCUMENT_ROOT: "/srv/www",
+    SERVER_PROTOCOL: "HTTP/1.1",
+    REQUEST_SCHEME: rng.pick(["http", "https"]),
+    GATEWAY_INTERFACE: "CGI/1.1",
+    SERVER_SOFTWARE: "nginx/1.26.0",
+    REMOTE_ADDR: "127.0.0.1",
+    REMOTE_PORT: String(rng.range(1024, 65535)),
+    SERVER_ADDR: "127.0.0.1",
+    SERVER_PORT: "8080",
+    SERVER_NAME: "example.test",
+    REDIRECT_STATUS: "200",
+    HTTP_HOST: "example.test:8080",
+    HTTP_USER_AGENT: "fuzz/1",
     HTTP_ACCEPT: "*/*",
   };
   if (r.data) p.FCGI_DATA_LENGTH = String(r.data.length);
@@ -129,7 +214,13 @@ type Style = (typeof STYLES)[number];
 export const PATTERNS = ["single", "keepalive", "mux", "abort", "management"] as const;
 
 /** One whole request's records, and the answer it must get. */
-function request(id: number, r: Route, keepConn: boolean, style: Style, rng: Rng): { records: Uint8Array[]; expect?: Expect } {
+function request(
+  id: number,
+  r: Route,
+  keepConn: boolean,
+  style: Style,
+  rng: Rng,
+): { records: Uint8Array[]; expect?: Expect } {
   const begin = rec(T.BEGIN, id, Uint8Array.of(r.role >> 8, r.role & 0xff, keepConn ? 1 : 0, 0, 0, 0, 0, 0));
   const sent = params(r, rng);
   const p = pairs(sent);
@@ -162,7 +253,8 @@ export function generate(rng: Rng): Generated {
   const style: Style = rng.pick(STYLES);
   const pattern = rng.pick(["single", ...PATTERNS]);
   const requests: Req[] = [];
-  const add = (id: number, r: Route, expect?: Expect) => requests.push({ id, route: `${r.method} ${r.uri} role ${r.role}`, mayFail: !!r.mayFail, expect });
+  const add = (id: number, r: Route, expect?: Expect) =>
+    requests.push({ id, route: `${r.method} ${r.uri} role ${r.role}`, mayFail: !!r.mayFail, expect });
   let records: Uint8Array[];
   const waits: number[] = [];
   switch (pattern) {
@@ -186,7 +278,11 @@ export function generate(rng: Rng): Generated {
       break;
     }
     case "mux": {
-      const ids = [...new Set(Array.from({ length: rng.range(2, 5) }, () => (rng.chance(0.7) ? rng.range(1, 8) : rng.range(1, 0xffff))))];
+      const ids = [
+        ...new Set(
+          Array.from({ length: rng.range(2, 5) }, () => (rng.chance(0.7) ? rng.range(1, 8) : rng.range(1, 0xffff))),
+        ),
+      ];
       const lists = ids.map((id) => {
         const r = route(rng);
         const req = request(id, r, true, style, rng);

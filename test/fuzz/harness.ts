@@ -14,8 +14,14 @@ import { LIMITS } from "./expect.ts";
 
 /** Worker flags: small limits so the generated params reach them; a short abort grace keeps cases quick. */
 export const WORKER_ARGS: string[] = [
-  "--abort-grace", "300", "--max-params-bytes", String(LIMITS.maxParamsBytes), "--max-params", String(LIMITS.maxParams),
-  "--max-param-length", String(LIMITS.maxParamLength),
+  "--abort-grace",
+  "300",
+  "--max-params-bytes",
+  String(LIMITS.maxParamsBytes),
+  "--max-params",
+  String(LIMITS.maxParams),
+  "--max-param-length",
+  String(LIMITS.maxParamLength),
 ];
 export const RSS_BOUND_MIB = 64;
 /**
@@ -34,10 +40,13 @@ export function capped(rt: Runtime, flags: string[] = V8_HEAP_FLAGS): Runtime {
   if (!flags.length) return rt;
   if (rt.name.startsWith("node")) return { ...rt, cli: (a) => [...flags, ...rt.cli(a)] };
   if (rt.name === "deno") {
-    return { ...rt, cli: (a) => {
-      const [run, ...rest] = rt.cli(a);
-      return [run, `--v8-flags=${flags.join(",")}`, ...rest];
-    } };
+    return {
+      ...rt,
+      cli: (a) => {
+        const [run, ...rest] = rt.cli(a);
+        return [run, `--v8-flags=${flags.join(",")}`, ...rest];
+      },
+    };
   }
   return rt;
 }
@@ -58,7 +67,9 @@ function connectOpts(address: string): net.NetConnectOpts {
 function count(bytes: Buffer[], ...types: number[]): number {
   const b = Buffer.concat(bytes);
   let n = 0;
-  for (let i = 0; i + 8 <= b.length; i += 8 + ((b[i + 4] << 8) | b[i + 5]) + b[i + 6]) if (types.includes(b[i + 1])) n++;
+  for (let i = 0; i + 8 <= b.length; i += 8 + ((b[i + 4] << 8) | b[i + 5]) + b[i + 6]) {
+    if (types.includes(b[i + 1])) n++;
+  }
   return n;
 }
 
@@ -128,7 +139,9 @@ export async function runCase(address: string, c: Case): Promise<Received> {
   if (c.close === "end") socket.end();
   // A valid stream is waited on until all its requests are answered: a busy machine is not a lost response.
   const valid = c.mutations.length === 0 && c.close === "hold" && c.sendUpTo === c.bytes.length;
-  const answers = valid ? c.requests.length + readRecords(c.bytes).records.filter((r) => r.type === T.GET_VALUES).length : 0;
+  const answers = valid
+    ? c.requests.length + readRecords(c.bytes).records.filter((r) => r.type === T.GET_VALUES).length
+    : 0;
   const answered = () => count(chunks, T.END, T.GET_VALUES_RESULT) >= answers;
   await waitFor(() => closedByWorker || (performance.now() - last >= IDLE_MS && answered()), CASE_CAP_MS);
   ours = true;
@@ -149,7 +162,9 @@ export async function alive(address: string): Promise<string | null> {
       fetchRaw(address, "GET", "/hello"),
       sleep(3000).then(() => Promise.reject(new Error("no answer in 3 s"))),
     ]);
-    return r.status === 200 && r.text === "hello" && r.end.appStatus === 0 ? null : `GET /hello got ${r.status} ${JSON.stringify(r.text)}`;
+    return r.status === 200 && r.text === "hello" && r.end.appStatus === 0
+      ? null
+      : `GET /hello got ${r.status} ${JSON.stringify(r.text)}`;
   } catch (err) {
     return `GET /hello failed: ${(err as Error).message}`;
   }
@@ -244,7 +259,16 @@ function tally(outcomes: Record<string, number>, got: Received): void {
   const { records } = readRecords(got.bytes);
   if (got.closedByWorker) add("closed by the worker");
   for (const r of records) {
-    if (r.type === T.END) add(["END_REQUEST complete", "END_REQUEST cant-mpx", "END_REQUEST overloaded", "END_REQUEST unknown-role"][r.content[4]] ?? "END_REQUEST other");
+    if (r.type === T.END) {
+      add(
+        [
+          "END_REQUEST complete",
+          "END_REQUEST cant-mpx",
+          "END_REQUEST overloaded",
+          "END_REQUEST unknown-role",
+        ][r.content[4]] ?? "END_REQUEST other",
+      );
+    }
     if (r.type === T.GET_VALUES_RESULT) add("GET_VALUES_RESULT");
     if (r.type === T.UNKNOWN_TYPE) add("UNKNOWN_TYPE");
     if (r.type === T.STDOUT) {
@@ -259,7 +283,16 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
   const spawnWorker = () => startFuzzWorker(rt, opts.heapFlags);
   let w: WorkerProc = await spawnWorker();
   const stats: Stats = {
-    runtime: rt.name, version: runtimeVersion(rt), cases: 0, valid: 0, seconds: 0, baselineRss: 0, peakRss: 0, rssSamples: [], outcomes: {}, failures: [],
+    runtime: rt.name,
+    version: runtimeVersion(rt),
+    cases: 0,
+    valid: 0,
+    seconds: 0,
+    baselineRss: 0,
+    peakRss: 0,
+    rssSamples: [],
+    outcomes: {},
+    failures: [],
   };
   await warmUp(w.address);
   stats.baselineRss = stats.peakRss = rss(w.proc.pid!);
@@ -295,7 +328,11 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
         fail(c, [...errors, "(reproduced alone on a fresh worker)"]);
       }
     }
-    if (!culprits) for (const c of suspects) fail(c, [...why, `(in flight with ${suspects.length - 1} others; not reproduced alone)`]);
+    if (!culprits) {
+      for (const c of suspects) {
+        fail(c, [...why, `(in flight with ${suspects.length - 1} others; not reproduced alone)`]);
+      }
+    }
     w = await spawnWorker();
     logSeen = w.log().length;
   };
@@ -330,7 +367,9 @@ export async function fuzzRuntime(rt: Runtime, opts: FuzzOptions): Promise<Stats
       const now = rss(worker.proc.pid!);
       stats.peakRss = Math.max(stats.peakRss, now);
       const at = (performance.now() - start) / 1000;
-      if (at >= (stats.rssSamples.at(-1)?.[0] ?? 0) + Math.max(1, opts.seconds / 12)) stats.rssSamples.push([Math.round(at), now]);
+      if (at >= (stats.rssSamples.at(-1)?.[0] ?? 0) + Math.max(1, opts.seconds / 12)) {
+        stats.rssSamples.push([Math.round(at), now]);
+      }
       if (errors.length) fail(c, errors);
     }
   };

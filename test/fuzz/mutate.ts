@@ -28,7 +28,19 @@ function idsOf(records: Uint8Array[]): number[] {
 
 /** A 4-byte name-value length (F18), near 2^31 or near the worker's limits. */
 function hostileLength(rng: Rng): Uint8Array {
-  const n = rng.pick([0x7fffffff, 0x7ffffffe, 0x7ffffff8, 0x40000000, 0x10000, 0xffff, 8192, 8193, 32768, 32769, rng.int(2 ** 31)]);
+  const n = rng.pick([
+    0x7fffffff,
+    0x7ffffffe,
+    0x7ffffff8,
+    0x40000000,
+    0x10000,
+    0xffff,
+    8192,
+    8193,
+    32768,
+    32769,
+    rng.int(2 ** 31),
+  ]);
   return Uint8Array.of((n >>> 24) | 0x80, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
@@ -61,38 +73,44 @@ export const recordMutators: Record<string, RecordMutator> = {
     return out;
   },
   /** The header lies about the content length: the rest of the stream is read out of step. */
-  length: (records, rng) => editOne(records, rng, (r) => {
-    const real = (r[4] << 8) | r[5];
-    const n = rng.pick([0, 0xffff, real + 1, Math.max(0, real - 1), rng.int(0x10000)]) & 0xffff;
-    r[4] = n >> 8;
-    r[5] = n & 0xff;
-  }),
-  type: (records, rng) => editOne(records, rng, (r) => {
-    r[1] = rng.chance(0.5) ? rng.range(0, 12) : rng.int(256);
-  }),
-  version: (records, rng) => editOne(records, rng, (r) => {
-    r[0] = rng.pick([0, 2, 255, rng.int(256)]);
-  }),
-  id: (records, rng) => editOne(records, rng, (r) => {
-    const id = rng.pick([0, 1, 2, 0xffff, rng.int(0x10000), ...idsOf(records)]);
-    r[2] = id >> 8;
-    r[3] = id & 0xff;
-  }),
+  length: (records, rng) =>
+    editOne(records, rng, (r) => {
+      const real = (r[4] << 8) | r[5];
+      const n = rng.pick([0, 0xffff, real + 1, Math.max(0, real - 1), rng.int(0x10000)]) & 0xffff;
+      r[4] = n >> 8;
+      r[5] = n & 0xff;
+    }),
+  type: (records, rng) =>
+    editOne(records, rng, (r) => {
+      r[1] = rng.chance(0.5) ? rng.range(0, 12) : rng.int(256);
+    }),
+  version: (records, rng) =>
+    editOne(records, rng, (r) => {
+      r[0] = rng.pick([0, 2, 255, rng.int(256)]);
+    }),
+  id: (records, rng) =>
+    editOne(records, rng, (r) => {
+      const id = rng.pick([0, 1, 2, 0xffff, rng.int(0x10000), ...idsOf(records)]);
+      r[2] = id >> 8;
+      r[3] = id & 0xff;
+    }),
   /** Padding announced but not sent (desync), or padding really added. */
-  padding: (records, rng) => editOne(records, rng, (r) => {
-    if (rng.chance(0.5)) {
-      r[6] = rng.int(256);
-      return;
-    }
-    const extra = rng.int(256 - r[6]); // real padding bytes, on top of what the header already says
-    const out = new Uint8Array(r.length + extra).fill(0xa5);
-    out.set(r);
-    out[6] = r[6] + extra;
-    return out;
-  }),
-  reserved: (records, rng) => editOne(records, rng, (r) => {
-    r[7] = rng.int(256);
-  }),
+  padding: (records, rng) =>
+    editOne(records, rng, (r) => {
+      if (rng.chance(0.5)) {
+        r[6] = rng.int(256);
+        return;
+      }
+      const extra = rng.int(256 - r[6]); // real padding bytes, on top of what the header already says
+      const out = new Uint8Array(r.length + extra).fill(0xa5);
+      out.set(r);
+      out[6] = r[6] + extra;
+      return out;
+    }),
+  reserved: (records, rng) =>
+    editOne(records, rng, (r) => {
+      r[7] = rng.int(256);
+    }),
   /** A well-formed record of any type and id, with any content. */
   inject(records, rng) {
     const out = [...records];
@@ -114,7 +132,9 @@ export const recordMutators: Record<string, RecordMutator> = {
   /** BEGIN_REQUEST again for an id (G2), or with a short body. */
   begin(records, rng) {
     const out = [...records];
-    const body = rng.chance(0.3) ? rng.bytes(rng.int(8)) : Uint8Array.of(0, rng.pick([1, 2, 3, 0, 9]), rng.int(2), 0, 0, 0, 0, 0);
+    const body = rng.chance(0.3)
+      ? rng.bytes(rng.int(8))
+      : Uint8Array.of(0, rng.pick([1, 2, 3, 0, 9]), rng.int(2), 0, 0, 0, 0, 0);
     out.splice(at(out, rng), 0, rec(T.BEGIN, rng.pick(idsOf(records).concat(1)), body));
     return out;
   },
@@ -124,7 +144,9 @@ export const recordMutators: Record<string, RecordMutator> = {
     const id = rng.pick(idsOf(records).concat(1));
     const asValue = rng.chance(0.5);
     const content = Uint8Array.from([
-      ...(asValue ? [4] : hostileLength(rng)), ...(asValue ? hostileLength(rng) : [1]), ...rng.bytes(rng.size(2000)),
+      ...(asValue ? [4] : hostileLength(rng)),
+      ...(asValue ? hostileLength(rng) : [1]),
+      ...rng.bytes(rng.size(2000)),
     ]);
     const params = out.findIndex((r) => r[1] === T.PARAMS);
     out.splice(params >= 0 && rng.chance(0.7) ? params : at(out, rng), 0, rec(T.PARAMS, id, content));
@@ -148,7 +170,9 @@ export const byteMutators: Record<string, ByteMutator> = {
   },
   overwrite(bytes, rng) {
     const out = copy(bytes);
-    for (let k = rng.range(1, 16); k > 0 && out.length; k--) out[rng.int(out.length)] = rng.pick([0, 1, 0x7f, 0x80, 0xff, rng.int(256)]);
+    for (let k = rng.range(1, 16); k > 0 && out.length; k--) {
+      out[rng.int(out.length)] = rng.pick([0, 1, 0x7f, 0x80, 0xff, rng.int(256)]);
+    }
     return out;
   },
   truncate: (bytes, rng) => bytes.slice(0, rng.int(bytes.length + 1)),

@@ -47,8 +47,14 @@ async function fuzzAll(): Promise<Results> {
   for (const rt of chosen) {
     console.log(`fuzzing ${rt.name} for ${seconds} s (seed ${seed})`);
     const s = await fuzzRuntime(rt, {
-      seconds, seed,
-      onFailure: (f) => console.log(`  FAIL case ${f.seed}: ${f.errors.join("; ")} (saved ${path.relative(ROOT, saveRegression(f.case, f.runtime, f.errors))})`),
+      seconds,
+      seed,
+      onFailure: (f) =>
+        console.log(
+          `  FAIL case ${f.seed}: ${f.errors.join("; ")} (saved ${
+            path.relative(ROOT, saveRegression(f.case, f.runtime, f.errors))
+          })`,
+        ),
     });
     console.log(`  ${s.cases} cases, ${s.failures.length} failures`);
     stats.push({ ...s, failures: s.failures.length });
@@ -71,7 +77,9 @@ function render(r: Results): string {
   const saved = fs.existsSync(REGRESSIONS) ? fs.readdirSync(REGRESSIONS).filter((f) => f.endsWith(".json")) : [];
   const rows = r.stats.map((s) => {
     const growth = s.peakRss - s.baselineRss;
-    return `| ${s.runtime} | ${s.version} | ${s.cases} | ${s.valid} | ${(s.cases / s.seconds).toFixed(0)} | ${mib(s.baselineRss)} | ` +
+    return `| ${s.runtime} | ${s.version} | ${s.cases} | ${s.valid} | ${(s.cases / s.seconds).toFixed(0)} | ${
+      mib(s.baselineRss)
+    } | ` +
       `${mib(s.peakRss)} | ${mib(growth)} ${growth < RSS_BOUND_MIB * 2 ** 20 ? "✓" : "✗"} | ${s.failures} |`;
   });
   const list = (f: (s: Results["stats"][number]) => string) => r.stats.map((s) => `- ${s.runtime}: ${f(s)}`).join("\n");
@@ -111,7 +119,9 @@ early instead.
 - log no internal error, stay up, and answer a valid GET /hello on a fresh connection right after.
 
 **Memory**: RSS (VmRSS from /proc) is read after a warm-up and after every case; it must stay below the warm-up
-value + ${RSS_BOUND_MIB} MiB. Node and Deno workers run with a capped V8 heap (\`${V8_HEAP_FLAGS.join(" ")}\`, a 60 MiB limit):
+value + ${RSS_BOUND_MIB} MiB. Node and Deno workers run with a capped V8 heap (\`${
+    V8_HEAP_FLAGS.join(" ")
+  }\`, a 60 MiB limit):
 uncapped, V8 grows its heap lazily toward its default limit and RSS climbs for minutes with nothing leaked (Node 24,
 measured by hand on 2026-11-21, not by this run: +159 MiB after 150 s; flat at +29 MiB under a 40 MiB old space;
 \`node test/fuzz/run.ts --runtime node24 --seconds 150 --heap uncapped\`, then \`--heap 40\`, measure it again), while
@@ -137,5 +147,9 @@ if (!o.from) {
   fs.writeFileSync(TMP, JSON.stringify(results, null, 2));
 }
 writeSection("fuzz", render(results));
-console.log(`wrote the fuzz section of docs/reliability.md${o.from ? "" : ` (raw results in ${path.relative(ROOT, TMP)})`}`);
-process.exitCode = results.stats.some((s) => s.failures || s.peakRss - s.baselineRss >= RSS_BOUND_MIB * 2 ** 20) ? 1 : 0;
+console.log(
+  `wrote the fuzz section of docs/reliability.md${o.from ? "" : ` (raw results in ${path.relative(ROOT, TMP)})`}`,
+);
+process.exitCode = results.stats.some((s) => s.failures || s.peakRss - s.baselineRss >= RSS_BOUND_MIB * 2 ** 20)
+  ? 1
+  : 0;

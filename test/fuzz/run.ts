@@ -42,7 +42,9 @@ function heapFlags(heap: string): string[] {
 }
 
 function describe(c: Case): string {
-  return `${c.pattern} [${c.mutations.join(", ") || "valid"}] ${c.bytes.length} bytes, ${c.writes.length} writes, close ${c.close} after ${c.sendUpTo}`;
+  return `${c.pattern} [${
+    c.mutations.join(", ") || "valid"
+  }] ${c.bytes.length} bytes, ${c.writes.length} writes, close ${c.close} after ${c.sendUpTo}`;
 }
 
 /** One case on a fresh worker, with what came back shown record by record. */
@@ -56,7 +58,11 @@ async function replayOne(c: Case): Promise<boolean> {
     if (down) errors.push(down);
     const { records } = readRecords(got.bytes);
     console.log(`${rt.name}: ${describe(c)}`);
-    console.log(`  got ${records.map((r) => `${r.type}/${r.id}/${r.content.length}`).join(" ")}${got.closedByWorker ? " [closed]" : ""}`);
+    console.log(
+      `  got ${records.map((r) => `${r.type}/${r.id}/${r.content.length}`).join(" ")}${
+        got.closedByWorker ? " [closed]" : ""
+      }`,
+    );
     for (const e of errors) console.log(`  FAIL ${e}`);
     if (errors.length) console.log(w.log().split("\n").slice(-15).map((l) => `  log: ${l}`).join("\n"));
     ok &&= errors.length === 0;
@@ -72,7 +78,9 @@ if (o["replay-seed"] || o.replay) {
   const given = o.seed ?? process.env.FUZZ_SEED;
   const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 32);
   const heap = o.heap === "capped" ? "" : `, heap ${o.heap}`;
-  console.log(`fuzz: seed ${seed} (replay the run with --seed ${seed} or FUZZ_SEED=${seed}), ${o.seconds} s per runtime${heap}`);
+  console.log(
+    `fuzz: seed ${seed} (replay the run with --seed ${seed} or FUZZ_SEED=${seed}), ${o.seconds} s per runtime${heap}`,
+  );
   const all: Stats[] = [];
   for (const rt of chosen) {
     const stats = await fuzzRuntime(rt, {
@@ -84,18 +92,39 @@ if (o["replay-seed"] || o.replay) {
         console.log(`${rt.name}: FAIL case ${f.seed}: ${describe(f.case)}`);
         for (const e of f.errors) console.log(`  ${e}`);
         const file = o["no-save"] ? "" : saveRegression(f.case, f.runtime, f.errors);
-        console.log(`  replay: node test/fuzz/run.ts --runtime ${rt.name} --replay-seed ${f.seed}${file ? ` (saved ${path.relative(process.cwd(), file)})` : ""}`);
+        console.log(
+          `  replay: node test/fuzz/run.ts --runtime ${rt.name} --replay-seed ${f.seed}${
+            file ? ` (saved ${path.relative(process.cwd(), file)})` : ""
+          }`,
+        );
       },
     });
     all.push(stats);
     const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-    console.log(`${rt.name} ${stats.version}: ${stats.cases} cases (${stats.valid} valid) in ${stats.seconds.toFixed(1)} s, ` +
-      `${(stats.cases / stats.seconds).toFixed(0)} cases/s, RSS ${mib(stats.baselineRss)} -> peak ${mib(stats.peakRss)} MiB, ` +
-      `${stats.failures.length} failures`);
+    console.log(
+      `${rt.name} ${stats.version}: ${stats.cases} cases (${stats.valid} valid) in ${stats.seconds.toFixed(1)} s, ` +
+        `${(stats.cases / stats.seconds).toFixed(0)} cases/s, RSS ${mib(stats.baselineRss)} -> peak ${
+          mib(stats.peakRss)
+        } MiB, ` +
+        `${stats.failures.length} failures`,
+    );
     console.log(`  outcomes: ${Object.entries(stats.outcomes).sort().map(([k, n]) => `${k} ${n}`).join(", ")}`);
     console.log(`  RSS over time (s: MiB): ${stats.rssSamples.map(([t, b]) => `${t}: ${mib(b)}`).join(", ")}`);
   }
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ seed, date: new Date().toISOString(), stats: all.map((s) => ({ ...s, failures: s.failures.map((f) => ({ seed: f.seed, errors: f.errors })) })) }, null, 2));
+  if (o.json) {
+    fs.writeFileSync(
+      o.json,
+      JSON.stringify(
+        {
+          seed,
+          date: new Date().toISOString(),
+          stats: all.map((s) => ({ ...s, failures: s.failures.map((f) => ({ seed: f.seed, errors: f.errors })) })),
+        },
+        null,
+        2,
+      ),
+    );
+  }
   const over = all.filter((s) => s.peakRss - s.baselineRss >= RSS_BOUND_MIB * 2 ** 20);
   for (const s of over) console.log(`${s.runtime}: FAIL RSS grew by more than ${RSS_BOUND_MIB} MiB`);
   process.exitCode = all.some((s) => s.failures.length) || over.length ? 1 : 0;

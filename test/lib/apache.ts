@@ -10,15 +10,25 @@ export type Apache = Front;
 
 /** The apache2 binary: $APACHE2, else apache2 (Debian) or httpd on PATH or in the sbin dirs. */
 export function findApache(): string {
-  return findBinary([process.env.APACHE2, "apache2", "httpd"], "Apache httpd is not installed (looked for $APACHE2, apache2, httpd): install it, e.g. `apt-get install -y apache2`");
+  return findBinary(
+    [process.env.APACHE2, "apache2", "httpd"],
+    "Apache httpd is not installed (looked for $APACHE2, apache2, httpd): install it, e.g. `apt-get install -y apache2`",
+  );
 }
 
 /** The directory of Apache's module .so files, checked to hold `modules` (each with the package that ships it). */
 export function apacheModules(modules: Record<string, string>): string {
-  const dirs = [process.env.APACHE2_MODULES, "/usr/lib/apache2/modules", "/usr/lib64/httpd/modules", "/usr/lib/httpd/modules"].filter(Boolean) as string[];
+  const dirs = [
+    process.env.APACHE2_MODULES,
+    "/usr/lib/apache2/modules",
+    "/usr/lib64/httpd/modules",
+    "/usr/lib/httpd/modules",
+  ].filter(Boolean) as string[];
   const dir = dirs.find((d) => fs.existsSync(path.join(d, "mod_proxy.so"))) ?? dirs[0];
   for (const [mod, pkg] of Object.entries(modules)) {
-    if (!fs.existsSync(path.join(dir, mod))) throw new Error(`${mod} is not in ${dir}: install it, e.g. \`apt-get install -y ${pkg}\``);
+    if (!fs.existsSync(path.join(dir, mod))) {
+      throw new Error(`${mod} is not in ${dir}: install it, e.g. \`apt-get install -y ${pkg}\``);
+    }
   }
   return dir;
 }

@@ -7,6 +7,10 @@ export function annotate(err: unknown, label: string, extra: string): unknown {
   const said = err.message;
   err.message = `${label ? `[${label}] ` : ""}${said}\n${extra}`;
   // A replacer function: the logs may hold "$&" and the like, which a replacement string would expand.
-  if (err.stack) err.stack = said && err.stack.includes(said) ? err.stack.replace(said, () => err.message) : `${err.message}\n${err.stack}`;
+  if (err.stack) {
+    err.stack = said && err.stack.includes(said)
+      ? err.stack.replace(said, () => err.message)
+      : `${err.message}\n${err.stack}`;
+  }
   return err;
 }

@@ -4,14 +4,29 @@
 import net from "node:net";
 
 export const T = {
-  BEGIN: 1, ABORT: 2, END: 3, PARAMS: 4, STDIN: 5, STDOUT: 6, STDERR: 7, DATA: 8,
-  GET_VALUES: 9, GET_VALUES_RESULT: 10, UNKNOWN_TYPE: 11,
+  BEGIN: 1,
+  ABORT: 2,
+  END: 3,
+  PARAMS: 4,
+  STDIN: 5,
+  STDOUT: 6,
+  STDERR: 7,
+  DATA: 8,
+  GET_VALUES: 9,
+  GET_VALUES_RESULT: 10,
+  UNKNOWN_TYPE: 11,
 } as const;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export function record(type: number, id: number, content: Uint8Array | string = new Uint8Array(0), padding = 0, version = 1): Uint8Array {
+export function record(
+  type: number,
+  id: number,
+  content: Uint8Array | string = new Uint8Array(0),
+  padding = 0,
+  version = 1,
+): Uint8Array {
   const c = typeof content === "string" ? enc.encode(content) : content;
   if (c.length > 0xffff) throw new Error("record too long");
   const out = new Uint8Array(8 + c.length + padding);
@@ -66,18 +81,38 @@ export function stream(type: number, id: number, content: Uint8Array | string = 
 export function baseParams(method: string, uri: string, extra: Record<string, string> = {}): Record<string, string> {
   const [path, query = ""] = uri.split("?");
   return {
-    GATEWAY_INTERFACE: "CGI/1.1", REQUEST_METHOD: method, REQUEST_URI: uri, SCRIPT_NAME: path, QUERY_STRING: query,
-    SERVER_NAME: "example.test", SERVER_PORT: "8080", SERVER_PROTOCOL: "HTTP/1.1", REMOTE_ADDR: "127.0.0.1",
-    REMOTE_PORT: "5555", HTTP_HOST: "example.test:8080", ...extra,
+    GATEWAY_INTERFACE: "CGI/1.1",
+    REQUEST_METHOD: method,
+    REQUEST_URI: uri,
+    SCRIPT_NAME: path,
+    QUERY_STRING: query,
+    SERVER_NAME: "example.test",
+    SERVER_PORT: "8080",
+    SERVER_PROTOCOL: "HTTP/1.1",
+    REMOTE_ADDR: "127.0.0.1",
+    REMOTE_PORT: "5555",
+    HTTP_HOST: "example.test:8080",
+    ...extra,
   };
 }
 
 /** A whole request: BEGIN, PARAMS, STDIN. */
-export function requestBytes(id: number, method: string, uri: string, opts: { params?: Record<string, string>; body?: string | Uint8Array; keepConn?: boolean; role?: number } = {}): Uint8Array {
+export function requestBytes(
+  id: number,
+  method: string,
+  uri: string,
+  opts: { params?: Record<string, string>; body?: string | Uint8Array; keepConn?: boolean; role?: number } = {},
+): Uint8Array {
   const body = opts.body ?? "";
   const p = baseParams(method, uri, opts.params);
-  if (body.length && !("CONTENT_LENGTH" in p)) p.CONTENT_LENGTH = String(typeof body === "string" ? enc.encode(body).length : body.length);
-  return cat(begin(id, opts.role ?? 1, opts.keepConn ?? false), stream(T.PARAMS, id, pairs(p)), stream(T.STDIN, id, body));
+  if (body.length && !("CONTENT_LENGTH" in p)) {
+    p.CONTENT_LENGTH = String(typeof body === "string" ? enc.encode(body).length : body.length);
+  }
+  return cat(
+    begin(id, opts.role ?? 1, opts.keepConn ?? false),
+    stream(T.PARAMS, id, pairs(p)),
+    stream(T.STDIN, id, body),
+  );
 }
 
 export interface Rec {
@@ -148,7 +183,9 @@ export class RawConn {
   async until(pred: () => boolean, ms = 5000, what = "condition"): Promise<void> {
     const deadline = performance.now() + ms;
     while (!pred()) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; records so far: ${this.describe()}`);
+      if (performance.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; records so far: ${this.describe()}`);
+      }
       await new Promise<void>((r) => {
         this.#waiters.push(r);
         setTimeout(r, 50);
@@ -157,7 +194,8 @@ export class RawConn {
   }
 
   describe(): string {
-    return this.records.map((r) => `${r.type}/${r.id}/${r.content.length}`).join(" ") + (this.closed ? " [closed]" : "");
+    return this.records.map((r) => `${r.type}/${r.id}/${r.content.length}`).join(" ") +
+      (this.closed ? " [closed]" : "");
   }
 
   ends(id: number): Rec[] {
@@ -233,7 +271,12 @@ export function fnv(bytes: Uint8Array): number {
 }
 
 /** One request on a fresh connection; returns the parsed response and the raw end. */
-export async function fetchRaw(address: string, method: string, uri: string, opts: Parameters<typeof requestBytes>[3] = {}): Promise<Parsed & { end: Ended }> {
+export async function fetchRaw(
+  address: string,
+  method: string,
+  uri: string,
+  opts: Parameters<typeof requestBytes>[3] = {},
+): Promise<Parsed & { end: Ended }> {
   const c = await RawConn.connect(address);
   try {
     c.send(requestBytes(1, method, uri, opts));

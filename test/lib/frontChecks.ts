@@ -7,7 +7,7 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { annotate } from "./failure.ts";
 import type { Front } from "./server.ts";
-import { runtimes, type Runtime, tmpDir, type WorkerProc } from "./workers.ts";
+import { type Runtime, runtimes, tmpDir, type WorkerProc } from "./workers.ts";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -94,7 +94,9 @@ export function uploadStream(total: number, chunk = 64 * 1024): ReadableStream<U
  * With test/fixtures/probe.js behind the front: a client that leaves a /tick stream after its
  * first piece gets the handler's request.signal aborted (the front closes or aborts at the next write).
  */
-export async function assertStreamAbortReachesHandler(get: (path: string, init?: RequestInit) => Promise<Response>): Promise<void> {
+export async function assertStreamAbortReachesHandler(
+  get: (path: string, init?: RequestInit) => Promise<Response>,
+): Promise<void> {
   const before = (await (await get("/ticks")).json()).length;
   const ac = new AbortController();
   const res = await get("/tick?gap=100", { signal: ac.signal });
@@ -117,7 +119,11 @@ export async function assertStreamAbortReachesHandler(get: (path: string, init?:
  * `site` port; stops the worker if the front does not come up. Stopping stops the front first,
  * so that it does not log the worker going away.
  */
-export async function frontAround(worker: WorkerProc, start: () => Promise<Front>, site = "__PORT__"): Promise<Started> {
+export async function frontAround(
+  worker: WorkerProc,
+  start: () => Promise<Front>,
+  site = "__PORT__",
+): Promise<Started> {
   try {
     const front = await start();
     return {
@@ -153,7 +159,13 @@ export function describeFront(spec: FrontSpec): void {
             await fn();
           } catch (err) {
             const tail = (s: string) => s.split("\n").slice(-40).join("\n");
-            throw annotate(err, `${spec.name} → ${rt.name}`, `--- worker log (${rt.name}) ---\n${tail(setup?.worker?.log() ?? "(spawned by the front)")}\n--- ${spec.name} log ---\n${tail(setup?.log() ?? "(not started)")}`);
+            throw annotate(
+              err,
+              `${spec.name} → ${rt.name}`,
+              `--- worker log (${rt.name}) ---\n${
+                tail(setup?.worker?.log() ?? "(spawned by the front)")
+              }\n--- ${spec.name} log ---\n${tail(setup?.log() ?? "(not started)")}`,
+            );
           }
         });
       };
@@ -189,7 +201,11 @@ export function describeFront(spec: FrontSpec): void {
         assert.equal(echo.headers["x-custom"], "yes");
         assert.equal(echo.headers.authorization, q.authorization === "passed" ? "Bearer t0k3n" : undefined);
         const port = new URL(base()).port;
-        const hosts = { port: [`127.0.0.1:${port}`], "no-port": ["127.0.0.1"], either: ["127.0.0.1", `127.0.0.1:${port}`] }[q.host ?? "either"];
+        const hosts = {
+          port: [`127.0.0.1:${port}`],
+          "no-port": ["127.0.0.1"],
+          either: ["127.0.0.1", `127.0.0.1:${port}`],
+        }[q.host ?? "either"];
         assert.ok(hosts.includes(echo.headers.host), `host ${echo.headers.host}`);
         assert.equal(new URL(echo.url).host, echo.headers.host);
         assert.equal(new URL(echo.url).pathname, new URL(`${base()}/echo`).pathname);
@@ -212,9 +228,21 @@ export function describeFront(spec: FrontSpec): void {
             // Printable ASCII (text() gives it back as it is), each byte told apart by its place.
             const body = Uint8Array.from({ length: n }, (_, i) => 32 + ((i * 7919 + (i >> 7) + method.length) % 95));
             for (const as of ["arrayBuffer", "text", "stream"]) {
-              const res = await get(`/read?as=${as}&digest`, { method, body, headers: { "content-type": "application/octet-stream" } });
+              const res = await get(`/read?as=${as}&digest`, {
+                method,
+                body,
+                headers: { "content-type": "application/octet-stream" },
+              });
               const got = `${res.status} ${await res.text()}`;
-              const expected = `200 ${JSON.stringify({ as, length: n, hash: fnv(body), ...(as === "stream" ? { plain: true } : {}), used: true })}`;
+              const expected = `200 ${
+                JSON.stringify({
+                  as,
+                  length: n,
+                  hash: fnv(body),
+                  ...(as === "stream" ? { plain: true } : {}),
+                  used: true,
+                })
+              }`;
               if (got !== expected) wrong.push(`${method} ${n} ${as}: got ${got.slice(0, 300)}`);
             }
           }
@@ -244,7 +272,9 @@ export function describeFront(spec: FrontSpec): void {
           // One CI run (of about fifteen) saw a buffering front pass this upload on without
           // CONTENT_LENGTH, streamed, the body still whole. Reported and tried once more, so a front
           // (or worker) that never declares the length still fails.
-          console.log(`# ${spec.name} → ${rt.name}: a buffered chunked upload arrived without CONTENT_LENGTH; retrying once`);
+          console.log(
+            `# ${spec.name} → ${rt.name}: a buffered chunked upload arrived without CONTENT_LENGTH; retrying once`,
+          );
           length = await put();
         }
         assert.equal(length, q.chunkedUpload === "buffered" ? "20" : undefined);
@@ -254,15 +284,27 @@ export function describeFront(spec: FrontSpec): void {
         const n = q.uploadBytes ?? 96 * 1024 * 1024;
         const before = (await (await get("/rss")).json()) as { peak: number; pid: number };
         // A stream body goes out chunked unless its length is declared.
-        const headers = q.chunkedUploadMax !== undefined && n > q.chunkedUploadMax ? { "content-length": String(n) } : undefined;
-        const res = await fetch(`${live()}/count`, { method: "POST", body: uploadStream(n), duplex: "half", headers } as RequestInit);
+        const headers = q.chunkedUploadMax !== undefined && n > q.chunkedUploadMax
+          ? { "content-length": String(n) }
+          : undefined;
+        const res = await fetch(
+          `${live()}/count`,
+          { method: "POST", body: uploadStream(n), duplex: "half", headers } as RequestInit,
+        );
         assert.equal(res.status, 200);
         assert.equal(await res.text(), String(n));
         const after = (await (await get("/rss")).json()) as { peak: number; pid: number };
         // Through one worker process, the peak stays well below the upload: the body streams
         // through, never held whole. (Read buffers waiting for a collection make 25-50 MiB of
         // the growth whatever the size, hence a large upload; test/bounds.test.ts has tight bounds.)
-        if (before.pid === after.pid) assert.ok(after.peak - before.peak < n * 0.75, `peak RSS grew by ${((after.peak - before.peak) / 1048576).toFixed(1)} MiB for a ${(n / 1048576).toFixed(0)} MiB upload`);
+        if (before.pid === after.pid) {
+          assert.ok(
+            after.peak - before.peak < n * 0.75,
+            `peak RSS grew by ${((after.peak - before.peak) / 1048576).toFixed(1)} MiB for a ${
+              (n / 1048576).toFixed(0)
+            } MiB upload`,
+          );
+        }
       }, 90000);
 
       it("large response: 4 MiB byte-exact", async () => {
@@ -301,7 +343,12 @@ export function describeFront(spec: FrontSpec): void {
         }
         assert.equal(text, "data: 1\n\ndata: 2\n\ndata: 3\n\n");
         // The handler takes >= 800 ms between its first and last event.
-        if (q.streams) assert.ok(performance.now() - start - first >= 600, `first chunk at ${first} ms, end at ${performance.now() - start} ms: not streamed`);
+        if (q.streams) {
+          assert.ok(
+            performance.now() - start - first >= 600,
+            `first chunk at ${first} ms, end at ${performance.now() - start} ms: not streamed`,
+          );
+        }
       });
 
       it("status codes pass through; a redirect keeps its Location", async () => {
@@ -377,7 +424,9 @@ export function describeFront(spec: FrontSpec): void {
           let text = "";
           let failed: unknown = null;
           try {
-            for (let r = await reader.read(); !r.done; r = await reader.read()) text += dec.decode(r.value, { stream: true });
+            for (let r = await reader.read(); !r.done; r = await reader.read()) {
+              text += dec.decode(r.value, { stream: true });
+            }
           } catch (err) {
             failed = err;
           }
@@ -392,7 +441,10 @@ export function describeFront(spec: FrontSpec): void {
           assert.equal(await (await get("/hello")).text(), "hello");
           if (setup!.worker) {
             assert.equal(setup!.worker.proc.exitCode, null);
-            assert.match(setup!.worker.log(), new RegExp(`response body failed mid-way: Error: stream failed on purpose ${after} ms`));
+            assert.match(
+              setup!.worker.log(),
+              new RegExp(`response body failed mid-way: Error: stream failed on purpose ${after} ms`),
+            );
           }
         });
       }

@@ -4,11 +4,16 @@ import { findBinary, type Front, startFront } from "./server.ts";
 
 /** The h2o binary: $H2O, else h2o on PATH. Throws a clear error when missing. */
 export function findH2o(): string {
-  return findBinary([process.env.H2O, "h2o"], "h2o is not installed (looked for $H2O, h2o on PATH): install it, e.g. `apt-get install -y h2o`");
+  return findBinary(
+    [process.env.H2O, "h2o"],
+    "h2o is not installed (looked for $H2O, h2o on PATH): install it, e.g. `apt-get install -y h2o`",
+  );
 }
 
 /** Starts `h2o -c CONF` in the foreground (no `-m daemon`); its pid file and logs live in `prefix`. */
-export function startH2o(opts: { template: string; prefix: string; vars: Record<string, string>; portVars: string[] }): Promise<Front> {
+export function startH2o(
+  opts: { template: string; prefix: string; vars: Record<string, string>; portVars: string[] },
+): Promise<Front> {
   return startFront({
     name: "h2o",
     bin: findH2o(),

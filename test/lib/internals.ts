@@ -10,6 +10,13 @@ export function importable(rt: Runtime, entry: string): string {
   const file = path.join(ROOT, entry);
   if (rt.name !== "node20") return file;
   const out = path.join(tmpDir("fetchcgi-internals-"), path.basename(entry, ".ts") + ".js");
-  execFileSync(path.join(ROOT, "node_modules/.bin/esbuild"), [file, "--bundle", "--platform=neutral", "--format=esm", `--outfile=${out}`, "--log-level=warning"]);
+  execFileSync(path.join(ROOT, "node_modules/.bin/esbuild"), [
+    file,
+    "--bundle",
+    "--platform=neutral",
+    "--format=esm",
+    `--outfile=${out}`,
+    "--log-level=warning",
+  ]);
   return out;
 }

@@ -10,13 +10,18 @@ const MISSING = "is not installed: install it with `apt-get install -y lighttpd`
 
 /** The lighttpd binary: $LIGHTTPD, else lighttpd on PATH or in the sbin dirs. */
 export function findLighttpd(): string {
-  return findBinary([process.env.LIGHTTPD, "lighttpd"], `lighttpd ${MISSING} (looked for $LIGHTTPD, lighttpd on PATH, /usr/sbin/lighttpd)`);
+  return findBinary(
+    [process.env.LIGHTTPD, "lighttpd"],
+    `lighttpd ${MISSING} (looked for $LIGHTTPD, lighttpd on PATH, /usr/sbin/lighttpd)`,
+  );
 }
 
 /** The module directory given to `-m` (mod_fastcgi is built into Debian's binary; others are .so files here). */
 export function lighttpdModules(): string {
   const dir = process.env.LIGHTTPD_MODULES ?? "/usr/lib/lighttpd";
-  if (!fs.existsSync(path.join(dir, "mod_accesslog.so"))) throw new Error(`lighttpd modules not found in ${dir} ($LIGHTTPD_MODULES): lighttpd ${MISSING}`);
+  if (!fs.existsSync(path.join(dir, "mod_accesslog.so"))) {
+    throw new Error(`lighttpd modules not found in ${dir} ($LIGHTTPD_MODULES): lighttpd ${MISSING}`);
+  }
   return dir;
 }
 

@@ -11,7 +11,10 @@ export type Nginx = Front;
 
 /** The nginx binary: $NGINX, else nginx on PATH or in the sbin dirs. Throws a clear error when missing. */
 export function findNginx(): string {
-  return findBinary([process.env.NGINX, "nginx", "/usr/local/nginx/sbin/nginx"], "nginx is not installed (looked for $NGINX, nginx on PATH, /usr/sbin/nginx): install it, e.g. `apt-get install -y nginx`");
+  return findBinary(
+    [process.env.NGINX, "nginx", "/usr/local/nginx/sbin/nginx"],
+    "nginx is not installed (looked for $NGINX, nginx on PATH, /usr/sbin/nginx): install it, e.g. `apt-get install -y nginx`",
+  );
 }
 
 /** The `fastcgi_params` file shipped with this nginx (next to its --conf-path). */

@@ -32,7 +32,8 @@ export const splits: fc.Arbitrary<number[] | "bytes"> = fc.oneof(
 export function split(b: Uint8Array, cuts: number[] | "bytes"): Uint8Array[] {
   if (cuts === "bytes") {
     // Byte by byte; past 8 KiB only at both ends, so a 64 KiB record costs thousands of calls, not 65535.
-    const ones = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => b.subarray(from + i, from + i + 1));
+    const ones = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => b.subarray(from + i, from + i + 1));
     if (b.length <= 8192) return ones(0, b.length);
     return [...ones(0, 4096), b.subarray(4096, b.length - 4096), ...ones(b.length - 4096, b.length)];
   }

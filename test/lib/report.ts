@@ -35,9 +35,11 @@ export function writeSection(name: string, body: string, file: string = RELIABIL
  * from it. Read it when a run starts, so that a section names the code that produced its figures.
  */
 export function measuredCommit(): string {
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: path.dirname(RELIABILITY_DOC), encoding: "utf8" }).trim();
+  const git = (...args: string[]) =>
+    execFileSync("git", args, { cwd: path.dirname(RELIABILITY_DOC), encoding: "utf8" }).trim();
   try {
-    return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
+    return git("rev-parse", "--short", "HEAD") +
+      (git("status", "--porcelain", "--untracked-files=no") ? " (with local changes)" : "");
   } catch {
     return "unknown";
   }

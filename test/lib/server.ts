@@ -125,10 +125,20 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
   throw lastError!;
 }
 
-async function launch(opts: FrontOptions, conf: string, confFile: string, ports: Record<string, number>): Promise<Front> {
+async function launch(
+  opts: FrontOptions,
+  conf: string,
+  confFile: string,
+  ports: Record<string, number>,
+): Promise<Front> {
   const { name, bin, prefix } = opts;
   // Its own process group, so that stop() also ends the workers a front spawns (mod_fcgid, bin-path).
-  const proc = spawn(bin, opts.args(confFile, prefix), { stdio: ["ignore", "pipe", "pipe"], detached: true, cwd: prefix, env: { ...process.env, ...opts.env } });
+  const proc = spawn(bin, opts.args(confFile, prefix), {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    cwd: prefix,
+    env: { ...process.env, ...opts.env },
+  });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

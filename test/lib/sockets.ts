@@ -42,9 +42,13 @@ export function acceptedOn(path: string): number {
 /** The peers (ADDR:PORT in hex) of the established TCP connections a worker listening on `port` accepted. */
 export function peersOnPort(port: number): Set<string> {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  const lines = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap((f) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").slice(1) : []));
+  const lines = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap((
+    f,
+  ) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").slice(1) : []));
   // sl local_address rem_address st ...; st 01 = ESTABLISHED.
-  return new Set(lines.map((l) => l.trim().split(/\s+/)).filter((f) => f[1]?.endsWith(`:${hex}`) && f[3] === "01").map((f) => f[2]));
+  return new Set(
+    lines.map((l) => l.trim().split(/\s+/)).filter((f) => f[1]?.endsWith(`:${hex}`) && f[3] === "01").map((f) => f[2]),
+  );
 }
 
 /** Samples acceptedOn(path) every few ms until stopped; stop() gives the most seen at once. */

@@ -77,10 +77,18 @@ export interface WorkerProc {
 }
 
 /** Starts the CLI on `rt` and waits for its "serving" line. */
-export async function startWorker(rt: Runtime, args: string[], opts: { stdin?: number | "ignore"; launcher?: string[]; cwd?: string } = {}): Promise<WorkerProc> {
+export async function startWorker(
+  rt: Runtime,
+  args: string[],
+  opts: { stdin?: number | "ignore"; launcher?: string[]; cwd?: string } = {},
+): Promise<WorkerProc> {
   const argv = rt.cli(args);
   const [cmd, ...rest] = opts.launcher ? [...opts.launcher, rt.bin, ...argv] : [rt.bin, ...argv];
-  const proc = spawn(cmd, rest, { stdio: [opts.stdin ?? "ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" }, cwd: opts.cwd });
+  const proc = spawn(cmd, rest, {
+    stdio: [opts.stdin ?? "ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+    cwd: opts.cwd,
+  });
   let err = "";
   proc.stderr!.on("data", (d) => (err += d));
   proc.stdout!.on("data", (d) => (err += d));

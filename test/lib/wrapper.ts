@@ -15,6 +15,10 @@ export function writeWrapper(rt: Runtime, dir: string): string {
   const file = path.join(dir, "fetchcgi-wrapper.sh");
   // rt.cli([]) ends where the CLI's own arguments start, so the app goes last.
   const fetchcgi = [rt.bin, ...rt.cli([])].map(shellQuote).join(" ");
-  fs.writeFileSync(file, fillTemplate(fs.readFileSync(WRAPPER, "utf8"), { __FETCHCGI__: fetchcgi, __APP__: APP }, WRAPPER), { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    fillTemplate(fs.readFileSync(WRAPPER, "utf8"), { __FETCHCGI__: fetchcgi, __APP__: APP }, WRAPPER),
+    { mode: 0o755 },
+  );
   return file;
 }

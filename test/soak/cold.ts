@@ -16,7 +16,7 @@ import { MiB, rss, rssPeak } from "../lib/proc.ts";
 import { measuredCommit, writeSection } from "../lib/report.ts";
 import { canConnect, freePort } from "../lib/server.ts";
 import { download, drained, upload } from "../lib/transfer.ts";
-import { ROOT, runtimes, type Runtime, startWorker } from "../lib/workers.ts";
+import { ROOT, type Runtime, runtimes, startWorker } from "../lib/workers.ts";
 
 const APP = path.join(ROOT, "test/fixtures/faults.js");
 
@@ -46,9 +46,15 @@ async function fetchcgi(rt: Runtime): Promise<Server> {
   return {
     pid: w.proc.pid!,
     async move(dir) {
-      const r = dir === "up" ? await upload(w.address, "/count", BYTES) : await download(w.address, `/gen?tag=cold&n=${BYTES}`);
-      const ok = dir === "up" ? r.head.endsWith(`\r\n\r\n${BYTES}`) : r.stdout - (r.head.indexOf("\r\n\r\n") + 4) === BYTES;
-      if (r.appStatus !== 0 || !ok) throw new Error(`fetchcgi on ${rt.name}: ${dir} came out wrong: ${JSON.stringify(r.head.slice(-40))}`);
+      const r = dir === "up"
+        ? await upload(w.address, "/count", BYTES)
+        : await download(w.address, `/gen?tag=cold&n=${BYTES}`);
+      const ok = dir === "up"
+        ? r.head.endsWith(`\r\n\r\n${BYTES}`)
+        : r.stdout - (r.head.indexOf("\r\n\r\n") + 4) === BYTES;
+      if (r.appStatus !== 0 || !ok) {
+        throw new Error(`fetchcgi on ${rt.name}: ${dir} came out wrong: ${JSON.stringify(r.head.slice(-40))}`);
+      }
     },
     stop: async () => void (await w.stop()),
   };
@@ -112,7 +118,9 @@ function httpMove(port: number, dir: Direction): Promise<void> {
       const length = /\r\ncontent-length: *(\d+)/i.exec(head);
       const complete = length ? body >= Number(length[1]) : tail.endsWith("\r\n0\r\n\r\n");
       if (!complete) return;
-      if (dir === "up" && tail.replace(/\r\n0\r\n\r\n$/, "").split("\r\n").pop() !== String(BYTES)) return done(new Error(`HTTP upload counted ${JSON.stringify(tail)}`));
+      if (dir === "up" && tail.replace(/\r\n0\r\n\r\n$/, "").split("\r\n").pop() !== String(BYTES)) {
+        return done(new Error(`HTTP upload counted ${JSON.stringify(tail)}`));
+      }
       if (dir === "down" && body < BYTES) return done(new Error(`HTTP download: ${body} bytes`));
       done();
     });
@@ -178,7 +186,10 @@ const commit = measuredCommit(); // the code measured is what is checked out now
 const rows: Row[] = [];
 for (const rt of list) {
   for (const dir of ["up", "down"] as const) {
-    const ways: [string, () => Promise<Server>][] = [["fetchcgi", () => fetchcgi(rt)], [HTTP_NAMES[rt.name] ?? "node:http + @hono/node-server", () => httpWay(rt)]];
+    const ways: [string, () => Promise<Server>][] = [["fetchcgi", () => fetchcgi(rt)], [
+      HTTP_NAMES[rt.name] ?? "node:http + @hono/node-server",
+      () => httpWay(rt),
+    ]];
     const these = ways.map(([way]): Row => ({ rt: rt.name, way, dir, runs: [] }));
     rows.push(...these);
     // Interleaved, so that a slow moment of the machine falls on both.
@@ -186,7 +197,9 @@ for (const rt of list) {
       for (const [k, [way, start]] of ways.entries()) {
         const r = await once(start, dir);
         these[k].runs.push(r);
-        console.error(`cold ${rt.name} ${way} ${dir}: ${mb(r.cold)} MiB cold, +${mb(r.growth)} MiB, ${r.mibs.toFixed(0)} MiB/s`);
+        console.error(
+          `cold ${rt.name} ${way} ${dir}: ${mb(r.cold)} MiB cold, +${mb(r.growth)} MiB, ${r.mibs.toFixed(0)} MiB/s`,
+        );
       }
     }
   }
@@ -197,16 +210,26 @@ const table = [
   "|---|---|---|---:|---|---:|",
   ...rows.map((r) => {
     const of = (key: keyof Run) => r.runs.map((run) => run[key]);
-    return `| ${r.rt} | ${r.way} | ${r.dir === "up" ? "upload" : "download"} | ${mb(median(of("cold")))} | **${mb(median(of("growth")))}** (${of("growth").map(mb).join(", ")}) | ${median(of("mibs")).toFixed(0)} |`;
+    return `| ${r.rt} | ${r.way} | ${r.dir === "up" ? "upload" : "download"} | ${mb(median(of("cold")))} | **${
+      mb(median(of("growth")))
+    }** (${of("growth").map(mb).join(", ")}) | ${median(of("mibs")).toFixed(0)} |`;
   }),
 ];
 const text = [
   "## Large transfers from a cold start",
   "",
-  `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC on commit \`${commit}\` with \`npm run soak:cold -- --runs ${RUNS}\`, on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}) shared with other jobs.`,
+  `Run ${
+    started.toISOString().slice(0, 16).replace("T", " ")
+  } UTC on commit \`${commit}\` with \`npm run soak:cold -- --runs ${RUNS}\`, on ${os.cpus().length} CPUs (${
+    os.cpus()[0]?.model.trim()
+  }) shared with other jobs.`,
   "",
-  `Per runtime, a process started for the one transfer: ${BYTES / MiB} MiB uploaded (POST /count, which counts the body as it`,
-  `streams) or ${BYTES / MiB} MiB downloaded (GET /gen, a pull stream of 64 KiB chunks), test/fixtures/faults.js served by fetchcgi`,
+  `Per runtime, a process started for the one transfer: ${
+    BYTES / MiB
+  } MiB uploaded (POST /count, which counts the body as it`,
+  `streams) or ${
+    BYTES / MiB
+  } MiB downloaded (GET /gen, a pull stream of 64 KiB chunks), test/fixtures/faults.js served by fetchcgi`,
   "(raw FastCGI over TCP) and by the runtime's own HTTP server, the bench's HTTP contender (HTTP/1.1 over TCP). Growth is the",
   "peak RSS (sampled every 25 ms) above the RSS just before the transfer, after a second's rest. Nothing of the body is kept:",
   "what grows is garbage (the runtime's read buffers, the app's chunks) waiting for a collection that V8 and JavaScriptCore pace",

@@ -15,12 +15,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startNginx, nginxUser } from "../lib/nginx.ts";
+import { nginxUser, startNginx } from "../lib/nginx.ts";
 import { fdCount, MiB, rss, rssPeak, transferGrowth, transferSlack } from "../lib/proc.ts";
 import { fetchRaw } from "../lib/fcgi.ts";
 import { measuredCommit, writeSection } from "../lib/report.ts";
 import { download, upload } from "../lib/transfer.ts";
-import { ROOT, runtimes, type Runtime, startWorker, tmpDir, type WorkerProc } from "../lib/workers.ts";
+import { ROOT, type Runtime, runtimes, startWorker, tmpDir, type WorkerProc } from "../lib/workers.ts";
 
 const APP = path.join(ROOT, "test/fixtures/faults.js");
 const CONF = path.join(ROOT, "examples/nginx.conf");
@@ -125,7 +125,15 @@ async function transfer(pid: number, move: () => Promise<void>): Promise<Transfe
 /** `rt` with the runtime's own collector exposed to the app (for /mem); Bun has Bun.gc anyway. */
 function withGc(rt: Runtime): Runtime {
   if (rt.name.startsWith("node")) return { ...rt, cli: (a) => ["--expose-gc", ...rt.cli(a)] };
-  if (rt.name === "deno") return { ...rt, cli: (a) => { const [run, ...rest] = rt.cli(a); return [run, "--v8-flags=--expose-gc", ...rest]; } };
+  if (rt.name === "deno") {
+    return {
+      ...rt,
+      cli: (a) => {
+        const [run, ...rest] = rt.cli(a);
+        return [run, "--v8-flags=--expose-gc", ...rest];
+      },
+    };
+  }
   return rt;
 }
 
@@ -163,7 +171,10 @@ async function soak(rt: Runtime): Promise<Result> {
     worker = await startWorker(withGc(rt), [APP, "--listen", `unix:${socket}`]);
     const addr = `unix:${socket}`;
     const pid = worker.proc.pid!;
-    const version = execFileSync(rt.bin, ["--version"], { encoding: "utf8" }).trim().split("\n")[0].replace(/^deno (\S+).*/, "$1");
+    const version = execFileSync(rt.bin, ["--version"], { encoding: "utf8" }).trim().split("\n")[0].replace(
+      /^deno (\S+).*/,
+      "$1",
+    );
     const failures: string[] = [];
 
     let nginx = await startNginx(nginxOpts);
@@ -190,12 +201,21 @@ async function soak(rt: Runtime): Promise<Result> {
     const fdEnd = fdCount(pid);
     const heapEnd = await heapUsed(addr);
     const quarters = [0.25, 0.5, 0.75, 1].map((q) => samples[Math.round(q * (samples.length - 1))]);
-    log(rt, `${result.requests} requests in ${(result.duration_us / 1e6).toFixed(1)} s; RSS ${mb(rssWarm)} → ${mb(rssEnd)} MiB (by quarter of the run: ${quarters.map(mb).join(", ")}); heap after GC ${mb(heapWarm)} → ${mb(heapEnd)} MiB; fds ${fdWarm} → ${fdEnd}`);
+    log(
+      rt,
+      `${result.requests} requests in ${(result.duration_us / 1e6).toFixed(1)} s; RSS ${mb(rssWarm)} → ${
+        mb(rssEnd)
+      } MiB (by quarter of the run: ${quarters.map(mb).join(", ")}); heap after GC ${mb(heapWarm)} → ${
+        mb(heapEnd)
+      } MiB; fds ${fdWarm} → ${fdEnd}`,
+    );
 
     log(rt, `${BYTES / MiB} MiB up, then down (twice each)`);
     const up = await transfer(pid, async () => {
       const r = await upload(addr, "/count", BYTES);
-      if (!r.head.endsWith(`\r\n\r\n${BYTES}`)) failures.push(`upload: worker counted ${JSON.stringify(r.head.slice(-20))}`);
+      if (!r.head.endsWith(`\r\n\r\n${BYTES}`)) {
+        failures.push(`upload: worker counted ${JSON.stringify(r.head.slice(-20))}`);
+      }
     });
     let n = 0;
     const down = await transfer(pid, async () => {
@@ -218,8 +238,12 @@ async function soak(rt: Runtime): Promise<Result> {
     const drift = loadDrift(quarters);
     if (drift >= 0.1) failures.push(`RSS drift under load ${(drift * 100).toFixed(1)} %`);
     const churnDrift = (rssEnd - quarters[3]) / quarters[3];
-    if (churnDrift >= 0.1) failures.push(`RSS after the churn ${(churnDrift * 100).toFixed(1)} % above the end of the run`);
-    if (heapEnd - heapWarm >= 0.1 * heapWarm + MiB) failures.push(`heap after GC grew ${mb(heapWarm)} → ${mb(heapEnd)} MiB`);
+    if (churnDrift >= 0.1) {
+      failures.push(`RSS after the churn ${(churnDrift * 100).toFixed(1)} % above the end of the run`);
+    }
+    if (heapEnd - heapWarm >= 0.1 * heapWarm + MiB) {
+      failures.push(`heap after GC grew ${mb(heapWarm)} → ${mb(heapEnd)} MiB`);
+    }
     if (fdEnd > fdWarm) failures.push(`${fdEnd - fdWarm} descriptors leaked`);
     const slack = transferSlack(rt.name);
     if (up.peak - up.warm >= slack) failures.push(`upload peak ${mb(up.peak - up.warm)} MiB above warm-up`);
@@ -228,9 +252,26 @@ async function soak(rt: Runtime): Promise<Result> {
     // the measured transfer: it shows as growth from idle by all the bytes (test/bounds.test.ts).
     const growth = transferGrowth(BYTES);
     if (up.warm - up.before >= growth) failures.push(`upload grew RSS ${mb(up.warm - up.before)} MiB from idle`);
-    if (down.warm - down.before >= growth) failures.push(`download grew RSS ${mb(down.warm - down.before)} MiB from idle`);
+    if (down.warm - down.before >= growth) {
+      failures.push(`download grew RSS ${mb(down.warm - down.before)} MiB from idle`);
+    }
     if (worker.proc.exitCode !== null) failures.push(`worker exited ${worker.proc.exitCode}`);
-    return { rt: rt.name, version, wrk: result, churn, quarters, heapWarm, heapEnd, rssWarm, rssEnd, fdWarm, fdEnd, up, down, failures };
+    return {
+      rt: rt.name,
+      version,
+      wrk: result,
+      churn,
+      quarters,
+      heapWarm,
+      heapEnd,
+      rssWarm,
+      rssEnd,
+      fdWarm,
+      fdEnd,
+      up,
+      down,
+      failures,
+    };
   } finally {
     await worker?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -252,14 +293,26 @@ function section(results: Result[], started: Date, minutes: number, commit: stri
     const c = r.churn;
     const errors = w.connect + w.read + w.write + w.timeout + c.connect + c.read + c.write + c.timeout;
     const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
-    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${Math.round(w.requests / (w.duration_us / 1e6))} | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${r.quarters.map(mb).join(", ")} (${pct(loadDrift(r.quarters))}) | ${mb(r.rssEnd)} (${pct((r.rssEnd - r.quarters[3]) / r.quarters[3])}) | ${mb(r.rssWarm)} | ${mb(r.heapWarm)} → ${mb(r.heapEnd)} | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.before)} / ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${mb(r.down.before)} / ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
+    return `| ${r.rt} (${r.version}) | ${w.requests} + ${c.requests} | ${
+      Math.round(w.requests / (w.duration_us / 1e6))
+    } | ${(w.p99_us / 1000).toFixed(1)} | ${w.non2xx + c.non2xx} | ${errors} | ${r.quarters.map(mb).join(", ")} (${
+      pct(loadDrift(r.quarters))
+    }) | ${mb(r.rssEnd)} (${pct((r.rssEnd - r.quarters[3]) / r.quarters[3])}) | ${mb(r.rssWarm)} | ${
+      mb(r.heapWarm)
+    } → ${mb(r.heapEnd)} | ${r.fdWarm} → ${r.fdEnd} | ${mb(r.up.before)} / ${mb(r.up.warm)} / ${mb(r.up.peak)} | ${
+      mb(r.down.before)
+    } / ${mb(r.down.warm)} / ${mb(r.down.peak)} | ${r.failures.length ? r.failures.join("; ") : "pass"} |`;
   });
   return [
     "## Soak",
     "",
-    `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${minutes.toFixed(0)} min, on commit \`${commit}\`, with \`npm run soak -- --requests ${REQUESTS}\`` +
-      ` (${REQUESTS === 1e6 ? "the full count" : `a reduced count: the default is 1000000`}),` +
-      ` on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}) shared with other jobs, so throughput is indicative only.`,
+    `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${
+      minutes.toFixed(0)
+    } min, on commit \`${commit}\`, with \`npm run soak -- --requests ${REQUESTS}\`` +
+    ` (${REQUESTS === 1e6 ? "the full count" : `a reduced count: the default is 1000000`}),` +
+    ` on ${os.cpus().length} CPUs (${
+      os.cpus()[0]?.model.trim()
+    }) shared with other jobs, so throughput is indicative only.`,
     "",
     `Per runtime: one worker (test/fixtures/faults.js) on a Unix socket behind nginx (examples/nginx.conf as shipped,`,
     `keep-alive FastCGI connections), \`wrk -t ${THREADS} -c ${CONNS}\` requesting /hello until ${REQUESTS} responses after a`,

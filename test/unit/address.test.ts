@@ -49,7 +49,11 @@ test("F1: fd:N (fd:0 is FCGI_LISTENSOCK_FILENO)", () => {
   assert.deepEqual(parseAddress("fd:0"), { kind: "fd", fd: 0 });
   assert.deepEqual(parseAddress("fd:3"), { kind: "fd", fd: 3 });
   for (const bad of ["fd:", "fd:x", "fd:-1", "fd:1.5", "fd:1234567890"]) {
-    assert.throws(() => parseAddress(bad), (e: unknown) => e instanceof AddressError && /fd must be a number/.test(e.message), bad);
+    assert.throws(
+      () => parseAddress(bad),
+      (e: unknown) => e instanceof AddressError && /fd must be a number/.test(e.message),
+      bad,
+    );
   }
 });
 

@@ -134,7 +134,11 @@ test("onFull when the queue reaches highWater, onDrain when it falls to half", a
 
 test("with size, highWater counts what the items weigh (bytes), not how many they are", async () => {
   const calls: string[] = [];
-  const c = new Channel<Uint8Array>(100, { size: (b) => b.length, onFull: () => calls.push("full"), onDrain: () => calls.push("drain") });
+  const c = new Channel<Uint8Array>(100, {
+    size: (b) => b.length,
+    onFull: () => calls.push("full"),
+    onDrain: () => calls.push("drain"),
+  });
   c.push(new Uint8Array(60));
   assert.deepEqual(calls, []);
   c.push(new Uint8Array(40)); // 100 bytes
@@ -318,9 +322,12 @@ test("sourceOf: a plain async iterable is driven one item at a time; a pause kee
   assert.deepEqual(seen, [1, 2, 3]);
   assert.equal(returned, 0);
   items.push(4);
-  await assert.rejects(sourceOf(iterable).deliver(() => {
-    throw new Error("bad");
-  }), /bad/);
+  await assert.rejects(
+    sourceOf(iterable).deliver(() => {
+      throw new Error("bad");
+    }),
+    /bad/,
+  );
   assert.equal(returned, 1);
   const c = new Channel<number>();
   assert.equal(sourceOf(c), c);

@@ -56,7 +56,9 @@ test("a peer that takes nothing for flushTimeout is dropped, with a log line", a
   await sleep(1500);
   assert.ok(conn.destroyedAt > 0, "not dropped");
   assert.ok(conn.destroyedAt - start >= 300, `dropped after ${conn.destroyedAt - start} ms, before the bound`);
-  assert.deepEqual(logged, ["closing connection: the web server took none of the last 5000 bytes in 300 ms (flushTimeout)"]);
+  assert.deepEqual(logged, [
+    "closing connection: the web server took none of the last 5000 bytes in 300 ms (flushTimeout)",
+  ]);
 });
 
 test("a worker busy past the bound (nothing written meanwhile) does not count against the peer", async () => {

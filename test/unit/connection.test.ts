@@ -12,7 +12,9 @@ import { readRecords } from "../lib/wire.ts";
 
 function types(bytes: Uint8Array): number[] {
   const out: number[] = [];
-  for (let i = 0; i + 8 <= bytes.length; i += 8 + ((bytes[i + 4] << 8) | bytes[i + 5]) + bytes[i + 6]) out.push(bytes[i + 1]);
+  for (let i = 0; i + 8 <= bytes.length; i += 8 + ((bytes[i + 4] << 8) | bytes[i + 5]) + bytes[i + 6]) {
+    out.push(bytes[i + 1]);
+  }
   return out;
 }
 
@@ -35,12 +37,16 @@ test("a small response leaves in one write: one STDOUT record with head and body
 test("a streamed response is not pulled further while the socket is full", async () => {
   let pulls = 0;
   const chunk = new Uint8Array(70000); // more than FLUSH_AT per chunk: every chunk is written
-  const conn = serve(() => new Response(new ReadableStream({
-    pull(c) {
-      if (++pulls > 50) return c.close();
-      c.enqueue(chunk);
-    },
-  }, { highWaterMark: 0 })));
+  const conn = serve(() =>
+    new Response(
+      new ReadableStream({
+        pull(c) {
+          if (++pulls > 50) return c.close();
+          c.enqueue(chunk);
+        },
+      }, { highWaterMark: 0 }),
+    )
+  );
   let release!: () => void;
   conn.full = new Promise((r) => (release = r));
   conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
@@ -88,7 +94,12 @@ test("the idle timeout counts from the connection's arrival, not from the worker
 test("a step of the wall clock times nothing out: the worker's timeouts run on a monotonic clock", async () => {
   let release: () => void = () => {};
   const logged: string[] = [];
-  const worker = new Worker(() => new Promise<Response>((r) => (release = () => r(new Response("late")))), { log: (_l, m) => logged.push(m), requestTimeout: 1000, idleTimeout: 1000, readTimeout: 1000 });
+  const worker = new Worker(() => new Promise<Response>((r) => (release = () => r(new Response("late")))), {
+    log: (_l, m) => logged.push(m),
+    requestTimeout: 1000,
+    idleTimeout: 1000,
+    readTimeout: 1000,
+  });
   const conn = new MemoryConn();
   worker.serveConn(conn);
   conn.readable.push(requestBytes(1, "GET", "/", { keepConn: true }));
@@ -135,7 +146,12 @@ test("after the peer's EOF a connection not released in the linger is destroyed,
 });
 
 test("Filter: a response ready before STDIN ends waits for it (F46); an abort meanwhile ends the request at once", async () => {
-  const filter = (id: number) => cat(begin(id, 3, true), stream(T.PARAMS, id, pairs(baseParams("POST", "/", { CONTENT_LENGTH: "6", FCGI_DATA_LENGTH: "0" }))), stream(T.DATA, id, ""));
+  const filter = (id: number) =>
+    cat(
+      begin(id, 3, true),
+      stream(T.PARAMS, id, pairs(baseParams("POST", "/", { CONTENT_LENGTH: "6", FCGI_DATA_LENGTH: "0" }))),
+      stream(T.DATA, id, ""),
+    );
   const conn = serve(() => new Response("filtered"));
   conn.readable.push(cat(filter(1), record(T.STDIN, 1, "abc")));
   await sleep(30);
@@ -163,7 +179,9 @@ test("a failure of ours while sending an answer is logged and ends that request 
   }
   const logged: string[] = [];
   const conn = new MemoryConn();
-  new Worker((req) => (new URL(req.url).pathname === "/broken" ? new Broken("x") : new Response("ok")), { log: (_level, message) => logged.push(message) }).serveConn(conn);
+  new Worker((req) => (new URL(req.url).pathname === "/broken" ? new Broken("x") : new Response("ok")), {
+    log: (_level, message) => logged.push(message),
+  }).serveConn(conn);
   conn.readable.push(requestBytes(1, "GET", "/broken", { keepConn: true }));
   await sleep(30);
   const first = cat(...conn.writes);
@@ -180,22 +198,30 @@ test("a stream that breaks after its first chunk left: alone, the connection clo
   const enc = new TextEncoder();
   let slow!: () => void;
   const worker = new Worker((req) => {
-    if (new URL(req.url).pathname === "/slow") return new Promise<Response>((r) => (slow = () => r(new Response("slow"))));
-    return new Response(new ReadableStream({
-      start(c) {
-        c.enqueue(enc.encode("part"));
-        setTimeout(() => c.error(new Error("boom")), 10); // after the first chunk was flushed
-      },
-    }));
+    if (new URL(req.url).pathname === "/slow") {
+      return new Promise<Response>((r) => (slow = () => r(new Response("slow"))));
+    }
+    return new Response(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(enc.encode("part"));
+          setTimeout(() => c.error(new Error("boom")), 10); // after the first chunk was flushed
+        },
+      }),
+    );
   }, { log: () => {} });
-  const endOf = (conn: MemoryConn, id: number) => readRecords(cat(...conn.writes)).records.find((r) => r.type === T.END && r.id === id);
+  const endOf = (conn: MemoryConn, id: number) =>
+    readRecords(cat(...conn.writes)).records.find((r) => r.type === T.END && r.id === id);
 
   const alone = new MemoryConn();
   worker.serveConn(alone);
   alone.readable.push(requestBytes(1, "GET", "/broken", { keepConn: true }));
   await sleep(50);
   const records = readRecords(cat(...alone.writes)).records;
-  assert.ok(records.some((r) => r.type === T.STDOUT && new TextDecoder().decode(r.content).includes("part")), "the first chunk left");
+  assert.ok(
+    records.some((r) => r.type === T.STDOUT && new TextDecoder().decode(r.content).includes("part")),
+    "the first chunk left",
+  );
   assert.ok(records.some((r) => r.type === T.STDERR), "the failure's log line");
   assert.equal(endOf(alone, 1), undefined, "no END_REQUEST: it would look complete");
   assert.equal(alone.closed, true, "the close tells the web server");
@@ -203,7 +229,9 @@ test("a stream that breaks after its first chunk left: alone, the connection clo
 
   const shared = new MemoryConn();
   worker.serveConn(shared);
-  shared.readable.push(cat(requestBytes(1, "GET", "/slow", { keepConn: true }), requestBytes(2, "GET", "/broken", { keepConn: true })));
+  shared.readable.push(
+    cat(requestBytes(1, "GET", "/slow", { keepConn: true }), requestBytes(2, "GET", "/broken", { keepConn: true })),
+  );
   await sleep(50);
   const end = endOf(shared, 2);
   assert.ok(end, "END_REQUEST for the broken response");

@@ -17,16 +17,42 @@ function thrice(names: string[], values: string[], expected: Record<string, stri
 }
 
 test("env: a repeated name sequence gives the same env and headers as the first time", () => {
-  const names = ["REQUEST_METHOD", "HTTP_HOST", "HTTP_ACCEPT_LANGUAGE", "CONTENT_TYPE", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "X"];
+  const names = [
+    "REQUEST_METHOD",
+    "HTTP_HOST",
+    "HTTP_ACCEPT_LANGUAGE",
+    "CONTENT_TYPE",
+    "HTTP_CONTENT_TYPE",
+    "HTTP_CONTENT_LENGTH",
+    "X",
+  ];
   const values = ["POST", "a.example", "en", "text/plain", "text/html", "5", "x"];
   thrice(names, values, Object.fromEntries(names.map((n, i) => [n, values[i]])));
   assert.notEqual(buildParams(names, values).headers, null, "a layout was compiled and used");
   // Same names, other values: the layout must not keep the first request's values.
-  thrice(names, ["GET", "b", "de", "", "", "", ""], Object.fromEntries(names.map((n) => [n, n === "REQUEST_METHOD" ? "GET" : n === "HTTP_HOST" ? "b" : n === "HTTP_ACCEPT_LANGUAGE" ? "de" : ""])));
+  thrice(
+    names,
+    ["GET", "b", "de", "", "", "", ""],
+    Object.fromEntries(
+      names.map((
+        n,
+      ) => [n, n === "REQUEST_METHOD" ? "GET" : n === "HTTP_HOST" ? "b" : n === "HTTP_ACCEPT_LANGUAGE" ? "de" : ""]),
+    ),
+  );
 });
 
 test("env: repeated names are joined (C6) and __proto__ is ignored, layout or not", () => {
-  const names = ["HTTP_ACCEPT", "SCRIPT_NAME", "HTTP_ACCEPT", "HTTP_COOKIE", "HTTP_COOKIE", "HTTP_HOST", "HTTP_HOST", "SCRIPT_NAME", "HTTP_ACCEPT"];
+  const names = [
+    "HTTP_ACCEPT",
+    "SCRIPT_NAME",
+    "HTTP_ACCEPT",
+    "HTTP_COOKIE",
+    "HTTP_COOKIE",
+    "HTTP_HOST",
+    "HTTP_HOST",
+    "SCRIPT_NAME",
+    "HTTP_ACCEPT",
+  ];
   const values = ["a", "/first", "b", "c=1", "d=2", "x", "y", "/last", "c"];
   thrice(names, values, { HTTP_ACCEPT: "a, b, c", SCRIPT_NAME: "/last", HTTP_COOKIE: "c=1; d=2", HTTP_HOST: "y" });
   // A config that sends a name twice (fastcgi_params plus its own SCRIPT_NAME) still gets a layout.

@@ -13,7 +13,11 @@ function records(f: FramedBody): number[] {
   const lengths: number[] = [];
   let o = HEAD_ROOM;
   while (o < f.end) {
-    assert.deepEqual([b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 6]], [1, Type.STDOUT, 0, 0, 0], `record header at ${o}`);
+    assert.deepEqual(
+      [b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 6]],
+      [1, Type.STDOUT, 0, 0, 0],
+      `record header at ${o}`,
+    );
     const n = (b[o + 4] << 8) | b[o + 5];
     assert.ok(n > 0, "no empty record inside a body");
     lengths.push(n);
@@ -38,7 +42,10 @@ test("FramedBody.copy: full records of 65535 bytes and the rest; pieces and byte
     assert.notDeepEqual(f.bytes(), body, "a copy: the app's later writes do not reach it");
     f.release();
   }
-  assert.ok(FramedBody.copy(new Uint8Array(256 * 1024))!.buffer.buffer.byteLength <= 384 * 1024, "a 256 KiB body does not take a 512 KiB buffer");
+  assert.ok(
+    FramedBody.copy(new Uint8Array(256 * 1024))!.buffer.buffer.byteLength <= 384 * 1024,
+    "a 256 KiB body does not take a 512 KiB buffer",
+  );
 });
 
 test("FramedBody.copy and encode: a body for one slab cut, or too large for the pool, is not framed", () => {
@@ -68,7 +75,9 @@ test("FramedBody.encode: UTF-8 as TextEncoder gives it, no char split across rec
     assert.equal(f.length, want.length);
     assert.deepEqual(f.bytes(), want);
     // Each record decodes on its own: no char was split.
-    for (const piece of f.pieces()) assert.doesNotThrow(() => new TextDecoder("utf-8", { fatal: true }).decode(piece.slice()));
+    for (const piece of f.pieces()) {
+      assert.doesNotThrow(() => new TextDecoder("utf-8", { fatal: true }).decode(piece.slice()));
+    }
     f.release();
   }
 });

@@ -24,7 +24,10 @@ test("compare: a right answer passes; a wrong status, body, JSON field or protoc
 
   const params = { REQUEST_METHOD: "GET", REMOTE_PORT: "4242" };
   const env = expectFor(GET("/env"), params)!;
-  assert.deepEqual(compare(env, answer(`Status: 200\r\n\r\n${JSON.stringify({ env: params, frozen: true, role: "responder" })}`)), []);
+  assert.deepEqual(
+    compare(env, answer(`Status: 200\r\n\r\n${JSON.stringify({ env: params, frozen: true, role: "responder" })}`)),
+    [],
+  );
   const stale = JSON.stringify({ env: { ...params, REMOTE_PORT: "1111" }, frozen: true, role: "responder" });
   assert.deepEqual(compare(env, answer(`Status: 200\r\n\r\n${stale}`)), ['JSON env.REMOTE_PORT: "1111", not "4242"']);
   const extra = JSON.stringify({ env: { ...params, X: "1" }, frozen: true, role: "responder" });
@@ -43,7 +46,10 @@ test("expectFor: a long body by length and hash, limits give 431, HEAD no body",
   assert.deepEqual(compare(big, answer(`Status: 200\r\n\r\n${body}`)), []);
   assert.equal(compare(big, answer(`Status: 200\r\n\r\n${body.slice(1)}z`)).length, 1);
   assert.deepEqual(expectFor(GET("/hello"), { HTTP_X: "v".repeat(LIMITS.maxParamLength + 1) }), { status: 431 });
-  assert.deepEqual(expectFor(GET("/hello"), { HTTP_X: "v".repeat(LIMITS.maxParamLength) }), { status: 200, body: "hello" });
+  assert.deepEqual(expectFor(GET("/hello"), { HTTP_X: "v".repeat(LIMITS.maxParamLength) }), {
+    status: 200,
+    body: "hello",
+  });
   assert.deepEqual(expectFor({ method: "HEAD", uri: "/hello", role: 1 }, {}), { status: 200, body: "" });
 });
 
@@ -60,31 +66,103 @@ test("answersById: an id's answers in the order they ended, an unfinished one le
 
 test("check: a request sent whole before the mutations must get its own answer, if any", () => {
   const params = { REQUEST_METHOD: "GET", REQUEST_URI: "/hello", SCRIPT_NAME: "/hello" };
-  const valid = cat(record(T.BEGIN, 1, Uint8Array.of(0, 1, 1, 0, 0, 0, 0, 0)), record(T.PARAMS, 1, pairs(params)), record(T.PARAMS, 1), record(T.STDIN, 1));
+  const valid = cat(
+    record(T.BEGIN, 1, Uint8Array.of(0, 1, 1, 0, 0, 0, 0, 0)),
+    record(T.PARAMS, 1, pairs(params)),
+    record(T.PARAMS, 1),
+    record(T.STDIN, 1),
+  );
   const mutated = (tail: Uint8Array, intact = valid.length): Case => {
     const bytes = cat(valid, tail);
-    const requests = [{ id: 1, route: "GET /hello role 1", mayFail: false, expect: expectFor(GET("/hello"), params), end: valid.length }];
-    return { seed: 0, pattern: "test", mutations: ["append"], bytes, writes: [], pauseMs: 0, close: "hold", sendUpTo: bytes.length, waits: [], requests, intact };
+    const requests = [{
+      id: 1,
+      route: "GET /hello role 1",
+      mayFail: false,
+      expect: expectFor(GET("/hello"), params),
+      end: valid.length,
+    }];
+    return {
+      seed: 0,
+      pattern: "test",
+      mutations: ["append"],
+      bytes,
+      writes: [],
+      pauseMs: 0,
+      close: "hold",
+      sendUpTo: bytes.length,
+      waits: [],
+      requests,
+      intact,
+    };
   };
-  const answered = (body: string) => ({ bytes: cat(record(T.STDOUT, 1, `Status: 200 OK\r\n\r\n${body}`), record(T.STDOUT, 1), record(T.END, 1, new Uint8Array(8))), closedByWorker: true });
+  const answered = (body: string) => ({
+    bytes: cat(
+      record(T.STDOUT, 1, `Status: 200 OK\r\n\r\n${body}`),
+      record(T.STDOUT, 1),
+      record(T.END, 1, new Uint8Array(8)),
+    ),
+    closedByWorker: true,
+  });
   const garbage = Uint8Array.of(1, 77, 0, 5, 0, 0, 0, 0); // an unknown type for another id
   assert.deepEqual(check(mutated(garbage), answered("hello")), []);
-  assert.deepEqual(check(mutated(garbage), answered("hellx")), ['intact request before the mutations: id 1 (GET /hello role 1): body "hellx" (5 bytes), not "hello"']);
-  assert.deepEqual(check(mutated(garbage), { bytes: new Uint8Array(0), closedByWorker: true }), [], "unanswered is allowed");
-  assert.deepEqual(check(mutated(garbage, valid.length - 1), answered("hellx")), [], "a request the mutations reach is not held to its answer");
+  assert.deepEqual(check(mutated(garbage), answered("hellx")), [
+    'intact request before the mutations: id 1 (GET /hello role 1): body "hellx" (5 bytes), not "hello"',
+  ]);
+  assert.deepEqual(
+    check(mutated(garbage), { bytes: new Uint8Array(0), closedByWorker: true }),
+    [],
+    "unanswered is allowed",
+  );
+  assert.deepEqual(
+    check(mutated(garbage, valid.length - 1), answered("hellx")),
+    [],
+    "a request the mutations reach is not held to its answer",
+  );
   assert.deepEqual(check(mutated(record(T.ABORT, 1)), answered("hellx")), [], "nor one a later record aborts");
 });
 
 test("check: after a half-close, a request sent whole is held to its answer only when the worker completed it (appStatus 0)", () => {
   const params = { REQUEST_METHOD: "GET", REQUEST_URI: "/hello", SCRIPT_NAME: "/hello" };
-  const one = cat(record(T.BEGIN, 1, Uint8Array.of(0, 1, 1, 0, 0, 0, 0, 0)), record(T.PARAMS, 1, pairs(params)), record(T.PARAMS, 1), record(T.STDIN, 1));
-  const requests = [{ id: 1, route: "GET /hello role 1", mayFail: false, expect: expectFor(GET("/hello"), params), end: one.length }];
-  const ended = (sendUpTo = one.length): Case => ({ seed: 0, pattern: "test", mutations: [], bytes: one, writes: [], pauseMs: 0, close: "end", sendUpTo, waits: [], requests, intact: one.length });
+  const one = cat(
+    record(T.BEGIN, 1, Uint8Array.of(0, 1, 1, 0, 0, 0, 0, 0)),
+    record(T.PARAMS, 1, pairs(params)),
+    record(T.PARAMS, 1),
+    record(T.STDIN, 1),
+  );
+  const requests = [{
+    id: 1,
+    route: "GET /hello role 1",
+    mayFail: false,
+    expect: expectFor(GET("/hello"), params),
+    end: one.length,
+  }];
+  const ended = (sendUpTo = one.length): Case => ({
+    seed: 0,
+    pattern: "test",
+    mutations: [],
+    bytes: one,
+    writes: [],
+    pauseMs: 0,
+    close: "end",
+    sendUpTo,
+    waits: [],
+    requests,
+    intact: one.length,
+  });
   const endRequest = (appStatus: number) => record(T.END, 1, Uint8Array.of(0, 0, 0, appStatus, 0, 0, 0, 0));
-  const answered = (body: string, appStatus = 0) => ({ bytes: cat(record(T.STDOUT, 1, `Status: 200 OK\r\n\r\n${body}`), record(T.STDOUT, 1), endRequest(appStatus)), closedByWorker: true });
+  const answered = (body: string, appStatus = 0) => ({
+    bytes: cat(record(T.STDOUT, 1, `Status: 200 OK\r\n\r\n${body}`), record(T.STDOUT, 1), endRequest(appStatus)),
+    closedByWorker: true,
+  });
   assert.deepEqual(check(ended(), answered("hello")), []);
-  assert.deepEqual(check(ended(), answered("hellx")), ['intact request before the mutations: id 1 (GET /hello role 1): body "hellx" (5 bytes), not "hello"']);
-  assert.deepEqual(check(ended(), { bytes: endRequest(1), closedByWorker: true }), [], "aborted by the EOF: ended early, not checked");
+  assert.deepEqual(check(ended(), answered("hellx")), [
+    'intact request before the mutations: id 1 (GET /hello role 1): body "hellx" (5 bytes), not "hello"',
+  ]);
+  assert.deepEqual(
+    check(ended(), { bytes: endRequest(1), closedByWorker: true }),
+    [],
+    "aborted by the EOF: ended early, not checked",
+  );
   assert.deepEqual(check(ended(), answered("hel", 1)), [], "a response cut by the abort is not checked");
   assert.deepEqual(check(ended(one.length - 1), answered("hellx")), [], "a request not sent whole is not checked");
   const reset: Case = { ...ended(), close: "reset" };
@@ -101,8 +179,15 @@ test("generate: each request's end is just past its last record, before the next
       const before = ids(0, req.end!).filter((r) => r.id === req.id);
       const after = ids(req.end!, stream.length).filter((r) => r.id === req.id);
       const nth = g.requests.slice(0, k + 1).filter((q) => q.id === req.id).length;
-      assert.equal(before.filter((r) => r.type === T.BEGIN).length, nth, `seed ${seed}: request ${k} does not end after its own BEGIN_REQUEST`);
-      assert.ok(after.length === 0 || after[0].type === T.BEGIN, `seed ${seed}: request ${k} (id ${req.id}) has records after its end`);
+      assert.equal(
+        before.filter((r) => r.type === T.BEGIN).length,
+        nth,
+        `seed ${seed}: request ${k} does not end after its own BEGIN_REQUEST`,
+      );
+      assert.ok(
+        after.length === 0 || after[0].type === T.BEGIN,
+        `seed ${seed}: request ${k} (id ${req.id}) has records after its end`,
+      );
     }
   }
 });

@@ -14,7 +14,9 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 function staticImports(file: string): string[] {
   const source = fs.readFileSync(file, "utf8");
   const found: string[] = [];
-  for (const m of source.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^"';]*?\sfrom\s+)?["']([^"']+)["']/gm)) found.push(m[1]);
+  for (const m of source.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^"';]*?\sfrom\s+)?["']([^"']+)["']/gm)) {
+    found.push(m[1]);
+  }
   return found;
 }
 
@@ -37,13 +39,16 @@ function graph(entries: string[]): Set<string> {
 test("the import walk sees static imports and skips type-only and dynamic ones", () => {
   const dir = fs.mkdtempSync(path.join(ROOT, "test/.imports-"));
   try {
-    fs.writeFileSync(path.join(dir, "a.ts"), [
-      'import fs from "node:fs";',
-      'import { x,\n  y } from "./b.ts";',
-      'import type { T } from "node:net";',
-      'export { z } from "node:path";',
-      'const later = () => import("node:url");',
-    ].join("\n"));
+    fs.writeFileSync(
+      path.join(dir, "a.ts"),
+      [
+        'import fs from "node:fs";',
+        'import { x,\n  y } from "./b.ts";',
+        'import type { T } from "node:net";',
+        'export { z } from "node:path";',
+        'const later = () => import("node:url");',
+      ].join("\n"),
+    );
     fs.writeFileSync(path.join(dir, "b.ts"), 'import "node:os";\nexport const x = 1, y = 2;');
     const seen = graph([path.relative(ROOT, path.join(dir, "a.ts"))]);
     assert.deepEqual([...seen].filter((s) => s.startsWith("node:")).sort(), ["node:fs", "node:os", "node:path"]);

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { integerOption, OPTIONS, type OptionName } from "../../core/options.ts";
+import { integerOption, type OptionName, OPTIONS } from "../../core/options.ts";
 import type { ServeOptions } from "../../core/types.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -25,7 +25,10 @@ function readmeRows(): { flags: string[]; default: string }[] {
   for (const line of readme.slice(start).split("\n").slice(2)) {
     if (!line.startsWith("|")) break;
     const [, flagCell, defaultCell] = line.split("|"); // the meaning, after them, may hold a "|"
-    rows.push({ flags: [...flagCell.matchAll(/`([^`]+)`/g)].map((m) => m[1]), default: defaultCell.replaceAll("`", "").trim() });
+    rows.push({
+      flags: [...flagCell.matchAll(/`([^`]+)`/g)].map((m) => m[1]),
+      default: defaultCell.replaceAll("`", "").trim(),
+    });
   }
   return rows;
 }
@@ -53,7 +56,10 @@ test("README's default column says each option's default (it may say more after 
   const byFlag = new Map(readmeRows().map((row) => [row.flags[0], row.default]));
   for (const { flag, default: expected } of expectedRows()) {
     const cell = byFlag.get(flag)!;
-    assert.ok(cell === expected || cell.startsWith(`${expected} `), `${flag}: README says ${JSON.stringify(cell)}, the table ${JSON.stringify(expected)}`);
+    assert.ok(
+      cell === expected || cell.startsWith(`${expected} `),
+      `${flag}: README says ${JSON.stringify(cell)}, the table ${JSON.stringify(expected)}`,
+    );
   }
 });
 
@@ -67,18 +73,24 @@ function interfaceKeys(file: string, name: string): string[] {
 }
 
 test("every key of WorkerOptions and ServeOptions is in the table, and every table option is one of them", () => {
-  const keys = [...interfaceKeys("core/types.ts", "WorkerOptions"), ...interfaceKeys("core/types.ts", "ServeOptions")].filter((k) => k !== "log");
+  const keys = [...interfaceKeys("core/types.ts", "WorkerOptions"), ...interfaceKeys("core/types.ts", "ServeOptions")]
+    .filter((k) => k !== "log");
   assert.deepEqual(keys.toSorted(), Object.keys(OPTIONS).toSorted());
   for (const [name, spec] of Object.entries(OPTIONS)) {
-    assert.equal(spec.applies === "listen", interfaceKeys("core/types.ts", "ServeOptions").includes(name), `${name} applies where it is declared`);
+    assert.equal(
+      spec.applies === "listen",
+      interfaceKeys("core/types.ts", "ServeOptions").includes(name),
+      `${name} applies where it is declared`,
+    );
   }
 });
 
 test("every option has a meaning, an integer one its bounds and default, a switch its --no- meaning", () => {
   for (const [name, spec] of Object.entries(OPTIONS)) {
     assert.ok(spec.meaning && spec.flag.startsWith("--"), name);
-    if (spec.kind === "boolean") assert.ok(spec.off && typeof spec.default === "boolean" && spec.arg === undefined, name);
-    else assert.ok(spec.arg, `${name} has a placeholder`);
+    if (spec.kind === "boolean") {
+      assert.ok(spec.off && typeof spec.default === "boolean" && spec.arg === undefined, name);
+    } else assert.ok(spec.arg, `${name} has a placeholder`);
     if (spec.kind === "count" || spec.kind === "bytes" || spec.kind === "ms") {
       assert.ok(Number.isInteger(spec.min) && integerOption({}, name as OptionName) === spec.default, name);
     }
@@ -89,11 +101,20 @@ test("integerOption applies the default and refuses what is out of bounds, namin
   assert.equal(integerOption({}, "maxConns"), 1024);
   assert.equal(integerOption({ maxConns: 5 }, "maxConns"), 5);
   assert.equal(integerOption({ idleTimeout: 0 }, "idleTimeout"), 0);
-  assert.throws(() => integerOption({ maxConns: 0 }, "maxConns"), /^TypeError: fetchcgi: option maxConns must be an integer >= 1, got 0$/);
+  assert.throws(
+    () => integerOption({ maxConns: 0 }, "maxConns"),
+    /^TypeError: fetchcgi: option maxConns must be an integer >= 1, got 0$/,
+  );
   assert.throws(() => integerOption({ maxParamLength: 255 }, "maxParamLength"), /must be an integer >= 256, got 255/);
-  assert.throws(() => integerOption({ readTimeout: 1.5 }, "readTimeout"), /readTimeout must be an integer >= 0, got 1.5/);
+  assert.throws(
+    () => integerOption({ readTimeout: 1.5 }, "readTimeout"),
+    /readTimeout must be an integer >= 0, got 1.5/,
+  );
   assert.throws(() => integerOption({ maxRequests: "8" }, "maxRequests"), /got "8"/);
-  assert.throws(() => integerOption({ backlog: 2 ** 31 }, "backlog"), /option backlog must be an integer from 1 to 2147483647, got 2147483648/);
+  assert.throws(
+    () => integerOption({ backlog: 2 ** 31 }, "backlog"),
+    /option backlog must be an integer from 1 to 2147483647, got 2147483648/,
+  );
 });
 
 test("--help lists every flag form from the table, with its placeholder and default, inside the prose", () => {
@@ -105,7 +126,16 @@ test("--help lists every flag form from the table, with its placeholder and defa
     if (shown === "on") assert.ok(text.includes("the default: "), flag);
     else if (shown && shown !== "off") assert.ok(text.includes(`(default: ${shown})`), `${flag}: ${text}`);
   }
-  for (const prose of ["Usage: fetchcgi APP [options]", "ADDR is one of:", "fd:N", "Signals: SIGTERM", "Exit status 1", "not under npx or npm exec"]) {
+  for (
+    const prose of [
+      "Usage: fetchcgi APP [options]",
+      "ADDR is one of:",
+      "fd:N",
+      "Signals: SIGTERM",
+      "Exit status 1",
+      "not under npx or npm exec",
+    ]
+  ) {
     assert.ok(help.includes(prose), prose);
   }
 });

@@ -25,7 +25,9 @@ function capture(): Capture {
   const all = (): [number, number, Uint8Array][] => {
     const out: [number, number, Uint8Array][] = [];
     // Parsed as one chunk, each stream record comes out as one piece.
-    new RecordParser((type, id, b, start, end) => out.push([type, id, b.slice(start, end)])).push(Buffer.concat(writes));
+    new RecordParser((type, id, b, start, end) => out.push([type, id, b.slice(start, end)])).push(
+      Buffer.concat(writes),
+    );
     return out;
   };
   const cap: Capture = {
@@ -73,7 +75,11 @@ test("a run longer than 65535 bytes is cut into full records; STDERR between kee
   out.stdout(new Uint8Array([1, 2, 3]));
   assert.equal(out.pending, 100008);
   out.flush();
-  assert.deepEqual(cap.records(), [[Type.STDOUT, 1, 65535], [Type.STDOUT, 1, 34465], [Type.STDERR, 1, 5], [Type.STDOUT, 1, 3]]);
+  assert.deepEqual(cap.records(), [[Type.STDOUT, 1, 65535], [Type.STDOUT, 1, 34465], [Type.STDERR, 1, 5], [
+    Type.STDOUT,
+    1,
+    3,
+  ]]);
   assert.deepEqual([...cap.bytes(Type.STDOUT)], [...big, 1, 2, 3]);
   assert.equal(out.pending, 0);
 });
@@ -115,9 +121,16 @@ test("STDERR records carry 1-8 zero bytes of padding and at most 8 KiB of conten
     at += 8 + length + pad;
   }
   assert.deepEqual(seen, [
-    [Type.STDOUT, 3, 0], [Type.STDERR, 8192, 8], [Type.STDERR, 2813, 3], [Type.STDOUT, 20000, 0], [Type.STDERR, 5, 3],
+    [Type.STDOUT, 3, 0],
+    [Type.STDERR, 8192, 8],
+    [Type.STDERR, 2813, 3],
+    [Type.STDOUT, 20000, 0],
+    [Type.STDERR, 5, 3],
   ]);
-  assert.equal(new TextDecoder().decode(cap.bytes(Type.STDERR)), "note\n" + "12345678".repeat(1000) + "x".repeat(3000) + "last\n");
+  assert.equal(
+    new TextDecoder().decode(cap.bytes(Type.STDERR)),
+    "note\n" + "12345678".repeat(1000) + "x".repeat(3000) + "last\n",
+  );
 });
 
 test("large content is written as views of the handler's bytes, not copied; headers share one buffer", () => {
@@ -129,11 +142,19 @@ test("large content is written as views of the handler's bytes, not copied; head
   out.endStdout();
   out.end(0);
   const views = cap.writes.filter((w) => w.buffer === big.buffer);
-  assert.equal(views.reduce((n, w) => n + w.length, 0), 100000, "the body goes out as views (both record pieces are large)");
+  assert.equal(
+    views.reduce((n, w) => n + w.length, 0),
+    100000,
+    "the body goes out as views (both record pieces are large)",
+  );
   const own = new Set(cap.writes.filter((w) => w.buffer !== big.buffer).map((w) => w.buffer));
   assert.equal(own.size, 1, "headers and small content: one allocation");
   assert.equal(cap.calls, 1, "headers and views: one writev");
-  assert.deepEqual(cap.records(), [[Type.STDOUT, 5, 65535], [Type.STDOUT, 5, 34483], [Type.STDOUT, 5, 0], [Type.END_REQUEST, 5, 8]]);
+  assert.deepEqual(cap.records(), [[Type.STDOUT, 5, 65535], [Type.STDOUT, 5, 34483], [Type.STDOUT, 5, 0], [
+    Type.END_REQUEST,
+    5,
+    8,
+  ]]);
 });
 
 test("endSmall: head, body, the end of STDOUT and END_REQUEST in one write of one buffer, for text, bytes and no body", () => {
@@ -195,8 +216,13 @@ test("endFramed: head, a framed body, the end of STDOUT and END_REQUEST leave in
   assert.equal(cap.calls, 1);
   assert.equal(cap.writes[0].buffer, framed.buffer.buffer, "no copy: a view of the framed buffer");
   assert.deepEqual(cap.records(), [
-    [Type.STDOUT, 0x1234, head.length], [Type.STDOUT, 0x1234, 65535], [Type.STDOUT, 0x1234, 65535],
-    [Type.STDOUT, 0x1234, 65535], [Type.STDOUT, 0x1234, 3395], [Type.STDOUT, 0x1234, 0], [Type.END_REQUEST, 0x1234, 8],
+    [Type.STDOUT, 0x1234, head.length],
+    [Type.STDOUT, 0x1234, 65535],
+    [Type.STDOUT, 0x1234, 65535],
+    [Type.STDOUT, 0x1234, 65535],
+    [Type.STDOUT, 0x1234, 3395],
+    [Type.STDOUT, 0x1234, 0],
+    [Type.END_REQUEST, 0x1234, 8],
   ]);
   assert.deepEqual(cap.bytes(Type.STDOUT), Buffer.concat([Buffer.from(head, "latin1"), body]));
   assert.deepEqual([...cap.bytes(Type.END_REQUEST)], [0, 0, 0, 0, 0, 0, 0, 0]);

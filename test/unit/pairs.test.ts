@@ -63,10 +63,19 @@ test("G5/F15: pairs split at every pair of boundaries (three pieces) around the 
 
 test("F18: a 4-byte encoding of a short length is accepted, in every combination", () => {
   const b = new Uint8Array([
-    ...len4(3), 2, ...Buffer.from("abc"), ...Buffer.from("xy"), // 41
-    1, ...len4(2), ...Buffer.from("k"), ...Buffer.from("vv"), // 14
-    ...len4(1), ...len4(0), ...Buffer.from("z"), // 44, empty value
-    ...len4(0), ...len4(0), // 44, empty name and value
+    ...len4(3),
+    2,
+    ...Buffer.from("abc"),
+    ...Buffer.from("xy"), // 41
+    1,
+    ...len4(2),
+    ...Buffer.from("k"),
+    ...Buffer.from("vv"), // 14
+    ...len4(1),
+    ...len4(0),
+    ...Buffer.from("z"), // 44, empty value
+    ...len4(0),
+    ...len4(0), // 44, empty name and value
   ]);
   const expected = [["abc", "xy"], ["k", "vv"], ["z", ""], ["", ""]];
   assert.deepEqual(collect([b]).pairs, expected);
@@ -173,7 +182,10 @@ test("F20: maxPairs: the pair past the limit throws and is never delivered", () 
   }, PairsLimitError);
   assert.deepEqual(seen2, ["A", "B"]);
   // exactly maxPairs is fine
-  assert.equal(collect([encodePairs([["A", "1"], ["B", "2"]])], { maxBytes: 1000, maxPairs: 2, maxLength: 10 }).pairs.length, 2);
+  assert.equal(
+    collect([encodePairs([["A", "1"], ["B", "2"]])], { maxBytes: 1000, maxPairs: 2, maxLength: 10 }).pairs.length,
+    2,
+  );
 });
 
 test("F19: UTF-8 names and values are decoded (short and long, split inside a code point)", () => {
@@ -238,7 +250,9 @@ test("pairs at the same position as the last params reuse nothing that differs b
     [["REQUEST_METHOD", "PUT"], ["HTTP_HOSU", "b.example"], ["X", "e!"], ["LONG", "v".repeat(199) + "w"], ["E", "x"]],
     [["REQUEST_METHOD", "PUT"], ["HTTP_HOSU", "b.example"], ["X", "é"], ["LONG", "v".repeat(200)], ["E", ""]],
   ];
-  for (let i = 0; i < 2; i++) for (const pairs of rounds) assert.deepEqual(decodePairs(encodePairs(pairs), limits), pairs);
+  for (let i = 0; i < 2; i++) {
+    for (const pairs of rounds) assert.deepEqual(decodePairs(encodePairs(pairs), limits), pairs);
+  }
   const invalid = concat([encodePairs([["X", "??"]])]);
   invalid.set([0xc3, 0x28], invalid.length - 2); // a broken sequence where "??" was
   assert.deepEqual(decodePairs(invalid, limits), [["X", "\ufffd("]]);

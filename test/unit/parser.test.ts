@@ -1,7 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { isStreamType, ProtocolError, RecordParser } from "../../core/parser.ts";
-import { concat, encodeBeginRequest, encodePairs, HEADER_LEN, KEEP_CONN, RoleCode, Type, writeHeader } from "../../core/records.ts";
+import {
+  concat,
+  encodeBeginRequest,
+  encodePairs,
+  HEADER_LEN,
+  KEEP_CONN,
+  RoleCode,
+  Type,
+  writeHeader,
+} from "../../core/records.ts";
 
 /** One record with explicit padding (filled with 0xAA so a parser that does not skip it is caught). */
 function record(type: number, id: number, content: Uint8Array | number[], padding = 0): Uint8Array {
@@ -172,15 +181,29 @@ test("F16: every stream type with id != 0 is delivered in pieces; an empty recor
     p.push(s.subarray(11));
     assert.deepEqual(pieces.map((x) => [...x]), [[1, 2, 3], [4, 5, 6], []], `type ${type}`);
   }
-  for (const type of [Type.BEGIN_REQUEST, Type.ABORT_REQUEST, Type.END_REQUEST, Type.GET_VALUES,
-    Type.GET_VALUES_RESULT, Type.UNKNOWN_TYPE, 0, 12, 255]) {
+  for (
+    const type of [
+      Type.BEGIN_REQUEST,
+      Type.ABORT_REQUEST,
+      Type.END_REQUEST,
+      Type.GET_VALUES,
+      Type.GET_VALUES_RESULT,
+      Type.UNKNOWN_TYPE,
+      0,
+      12,
+      255,
+    ]
+  ) {
     assert.equal(isStreamType(type), false, `type ${type}`);
   }
 });
 
 test("F16: discrete records are delivered whole even when split across chunks", () => {
   const content = bytes(200, 4);
-  const s = concat([record(Type.GET_VALUES_RESULT, 1, content, 4), record(Type.BEGIN_REQUEST, 2, [0, 1, 0, 0, 0, 0, 0, 0])]);
+  const s = concat([
+    record(Type.GET_VALUES_RESULT, 1, content, 4),
+    record(Type.BEGIN_REQUEST, 2, [0, 1, 0, 0, 0, 0, 0, 0]),
+  ]);
   for (let k = 1; k < s.length; k++) {
     const seen: [number, number, number[]][] = [];
     const p = new RecordParser((t, id, b, start, end) => seen.push([t, id, [...b.subarray(start, end)]]));
@@ -209,7 +232,13 @@ test("F14/F22: a stream-type record with id 0 (management) is delivered whole", 
 test("F11: padding is skipped, even 255 bytes of it and padding after an empty record", () => {
   const seen: [number, number[]][] = [];
   const p = new RecordParser((t, _id, b, start, end) => seen.push([t, [...b.subarray(start, end)]]));
-  p.push(concat([record(Type.STDOUT, 1, [1], 255), record(Type.STDOUT, 1, [], 200), record(Type.END_REQUEST, 1, [0, 0, 0, 0, 0, 0, 0, 0], 8)]));
+  p.push(
+    concat([
+      record(Type.STDOUT, 1, [1], 255),
+      record(Type.STDOUT, 1, [], 200),
+      record(Type.END_REQUEST, 1, [0, 0, 0, 0, 0, 0, 0, 0], 8),
+    ]),
+  );
   assert.deepEqual(seen, [[Type.STDOUT, [1]], [Type.STDOUT, []], [Type.END_REQUEST, [0, 0, 0, 0, 0, 0, 0, 0]]]);
   assert.equal(p.idle, true);
 });

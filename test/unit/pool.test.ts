@@ -8,11 +8,22 @@ const MiB = 1024 * KiB;
 test("pool: sizes from 4 KiB to 4 MiB, in buffers of 2^k and 1.5 × 2^k bytes; others are not pooled", () => {
   assert.equal(lend(4 * KiB - 1), null);
   assert.equal(lend(4 * MiB + 1), null);
-  for (const [n, size] of [
-    [4 * KiB, 4 * KiB], [4 * KiB + 1, 6 * KiB], [6 * KiB, 6 * KiB], [6 * KiB + 1, 8 * KiB], [16 * KiB, 16 * KiB],
-    [16 * KiB + 1, 24 * KiB], [256 * KiB, 256 * KiB], [256 * KiB + 1, 384 * KiB], [300000, 384 * KiB],
-    [384 * KiB + 1, 512 * KiB], [3 * MiB + 1, 4 * MiB], [4 * MiB, 4 * MiB],
-  ]) {
+  for (
+    const [n, size] of [
+      [4 * KiB, 4 * KiB],
+      [4 * KiB + 1, 6 * KiB],
+      [6 * KiB, 6 * KiB],
+      [6 * KiB + 1, 8 * KiB],
+      [16 * KiB, 16 * KiB],
+      [16 * KiB + 1, 24 * KiB],
+      [256 * KiB, 256 * KiB],
+      [256 * KiB + 1, 384 * KiB],
+      [300000, 384 * KiB],
+      [384 * KiB + 1, 512 * KiB],
+      [3 * MiB + 1, 4 * MiB],
+      [4 * MiB, 4 * MiB],
+    ]
+  ) {
     const v = lend(n)!;
     assert.equal(v.length, n);
     assert.equal(v.byteOffset, 0);

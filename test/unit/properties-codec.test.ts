@@ -6,8 +6,16 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { decodePairs } from "../../core/pairs.ts";
 import {
-  encodeBeginRequest, encodeEndRequest, encodePairs, encodeRecord, encodeUnknownType, MAX_CONTENT, streamSize, Type,
-  writeEndRequest, writeHeader,
+  encodeBeginRequest,
+  encodeEndRequest,
+  encodePairs,
+  encodeRecord,
+  encodeUnknownType,
+  MAX_CONTENT,
+  streamSize,
+  Type,
+  writeEndRequest,
+  writeHeader,
 } from "../../core/records.ts";
 import { check, edgeLength, fill, scalar } from "../lib/prop.ts";
 import { readPairs, readRecords } from "../lib/wire.ts";
@@ -21,25 +29,35 @@ test("writeHeader: any type, id, length and padding read back, version 1 and res
     const out = new Uint8Array(offset + 8 + length + padding).fill(0xee);
     writeHeader(out, offset, type, id, length, padding);
     const [r] = readRecords(out.subarray(offset)).records;
-    assert.deepEqual([r.version, r.type, r.id, r.content.length, r.padding.length, r.reserved], [1, type, id, length, padding, 0]);
+    assert.deepEqual([r.version, r.type, r.id, r.content.length, r.padding.length, r.reserved], [
+      1,
+      type,
+      id,
+      length,
+      padding,
+      0,
+    ]);
   }));
 });
 
 test("encodeRecord: records of at most 65535 bytes, none empty unless the content is, concatenating back", () => {
-  check(fc.property(u8, fc.integer({ min: 1, max: 0xffff }), edgeLength, fc.nat(), (type, id, length, seed) => {
-    const content = fill(length, seed);
-    const bytes = encodeRecord(type, id, content);
-    assert.equal(bytes.length, streamSize(length));
-    const { records, rest } = readRecords(bytes);
-    assert.equal(rest.length, 0);
-    assert.equal(records.length, Math.max(1, Math.ceil(length / MAX_CONTENT)));
-    for (const [i, r] of records.entries()) {
-      assert.deepEqual([r.version, r.type, r.id, r.padding.length, r.reserved], [1, type, id, 0, 0]);
-      if (i < records.length - 1) assert.equal(r.content.length, MAX_CONTENT);
-      else assert.ok(r.content.length > 0 || length === 0);
-    }
-    assert.deepEqual(Buffer.concat(records.map((r) => r.content)), Buffer.from(content));
-  }), 40); // contents up to 128 KiB: fewer runs keep it quick
+  check(
+    fc.property(u8, fc.integer({ min: 1, max: 0xffff }), edgeLength, fc.nat(), (type, id, length, seed) => {
+      const content = fill(length, seed);
+      const bytes = encodeRecord(type, id, content);
+      assert.equal(bytes.length, streamSize(length));
+      const { records, rest } = readRecords(bytes);
+      assert.equal(rest.length, 0);
+      assert.equal(records.length, Math.max(1, Math.ceil(length / MAX_CONTENT)));
+      for (const [i, r] of records.entries()) {
+        assert.deepEqual([r.version, r.type, r.id, r.padding.length, r.reserved], [1, type, id, 0, 0]);
+        if (i < records.length - 1) assert.equal(r.content.length, MAX_CONTENT);
+        else assert.ok(r.content.length > 0 || length === 0);
+      }
+      assert.deepEqual(Buffer.concat(records.map((r) => r.content)), Buffer.from(content));
+    }),
+    40,
+  ); // contents up to 128 KiB: fewer runs keep it quick
 });
 
 test("F24: BEGIN_REQUEST body: role big-endian, flags, five zero bytes", () => {
@@ -49,7 +67,15 @@ test("F24: BEGIN_REQUEST body: role big-endian, flags, five zero bytes", () => {
     assert.equal(records.length, 1);
     const r = records[0];
     assert.deepEqual([r.type, r.id, r.content.length], [Type.BEGIN_REQUEST, id, 8]);
-    assert.deepEqual([(r.content[0] << 8) | r.content[1], r.content[2], ...r.content.subarray(3)], [role, flags, 0, 0, 0, 0, 0]);
+    assert.deepEqual([(r.content[0] << 8) | r.content[1], r.content[2], ...r.content.subarray(3)], [
+      role,
+      flags,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]);
   }));
 });
 
@@ -79,20 +105,29 @@ const asciiBytes = fc.tuple(edgeLength.filter((n) => n < 0x10000), fc.nat()).map
 const latin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("latin1");
 
 test("F18: encodePairs uses a 1-byte length up to 127 and 4 bytes above; an independent reader gets the bytes back", () => {
-  check(fc.property(fc.array(fc.tuple(asciiBytes, asciiBytes), { maxLength: 6 }), (list) => {
-    const bytes = encodePairs(list);
-    const prefix = (n: number) => (n > 127 ? 4 : 1);
-    assert.equal(bytes.length, list.reduce((s, [n, v]) => s + prefix(n.length) + prefix(v.length) + n.length + v.length, 0));
-    let i = 0;
-    for (const [n, v] of list) {
-      assert.equal(bytes[i] >= 0x80, n.length > 127, "name length form");
-      i += prefix(n.length);
-      assert.equal(bytes[i] >= 0x80, v.length > 127, "value length form");
-      i += prefix(v.length) + n.length + v.length;
-    }
-    assert.deepEqual(readPairs(bytes).map(([n, v]) => [latin(n), latin(v)]), list.map(([n, v]) => [latin(n), latin(v)]));
-    assert.deepEqual(decodePairs(bytes, LOOSE), list.map(([n, v]) => [latin(n), latin(v)]));
-  }), 60);
+  check(
+    fc.property(fc.array(fc.tuple(asciiBytes, asciiBytes), { maxLength: 6 }), (list) => {
+      const bytes = encodePairs(list);
+      const prefix = (n: number) => (n > 127 ? 4 : 1);
+      assert.equal(
+        bytes.length,
+        list.reduce((s, [n, v]) => s + prefix(n.length) + prefix(v.length) + n.length + v.length, 0),
+      );
+      let i = 0;
+      for (const [n, v] of list) {
+        assert.equal(bytes[i] >= 0x80, n.length > 127, "name length form");
+        i += prefix(n.length);
+        assert.equal(bytes[i] >= 0x80, v.length > 127, "value length form");
+        i += prefix(v.length) + n.length + v.length;
+      }
+      assert.deepEqual(
+        readPairs(bytes).map(([n, v]) => [latin(n), latin(v)]),
+        list.map(([n, v]) => [latin(n), latin(v)]),
+      );
+      assert.deepEqual(decodePairs(bytes, LOOSE), list.map(([n, v]) => [latin(n), latin(v)]));
+    }),
+    60,
+  );
 });
 
 /** Pairs as a front might encode them: each length in 1 or 4 bytes as `long` says (4 bytes is legal for short ones, F18). */
@@ -113,10 +148,16 @@ function encodeLoose(list: [Uint8Array, Uint8Array][], long: boolean[]): Uint8Ar
 
 test("F18: every mix of 1- and 4-byte length forms decodes to the same pairs", () => {
   const small = fc.tuple(fc.constantFrom(0, 1, 126, 127, 128, 129), fc.nat()).map(([n, s]) => fill(n, s, 0x7f));
-  check(fc.property(fc.array(fc.tuple(small, small), { maxLength: 5 }), fc.array(fc.boolean(), { minLength: 1 }), (list, long) => {
-    const expected = list.map(([n, v]) => [latin(n), latin(v)]);
-    assert.deepEqual(decodePairs(encodeLoose(list, long), LOOSE), expected);
-  }));
+  check(
+    fc.property(
+      fc.array(fc.tuple(small, small), { maxLength: 5 }),
+      fc.array(fc.boolean(), { minLength: 1 }),
+      (list, long) => {
+        const expected = list.map(([n, v]) => [latin(n), latin(v)]);
+        assert.deepEqual(decodePairs(encodeLoose(list, long), LOOSE), expected);
+      },
+    ),
+  );
 });
 
 // Names and values of any Unicode text (a leading U+FEFF included: data, not a byte-order mark).

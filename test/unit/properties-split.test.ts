@@ -37,7 +37,11 @@ function parse(chunks: Uint8Array[]): { events: Event[]; error: string | null; i
     if (!(err instanceof ProtocolError)) throw err;
     error = err.message;
   }
-  return { events: events.map(({ type, id, pieces }) => ({ type, id, content: Buffer.concat(pieces) })), error, idle: p.idle };
+  return {
+    events: events.map(({ type, id, pieces }) => ({ type, id, content: Buffer.concat(pieces) })),
+    error,
+    idle: p.idle,
+  };
 }
 
 function rec(version: number, type: number, id: number, content: Uint8Array, padding: number): Uint8Array {
@@ -50,8 +54,14 @@ function rec(version: number, type: number, id: number, content: Uint8Array, pad
 // One record as a front (or a broken front) might send it: mostly version 1 and the usual types and
 // ids, sometimes anything; contents mostly small, sometimes the 65535 maximum.
 const anyRecord = fc.record({
-  version: fc.oneof({ weight: 12, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
-  type: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 11 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
+  version: fc.oneof({ weight: 12, arbitrary: fc.constant(1) }, {
+    weight: 1,
+    arbitrary: fc.integer({ min: 0, max: 255 }),
+  }),
+  type: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 11 }) }, {
+    weight: 1,
+    arbitrary: fc.integer({ min: 0, max: 255 }),
+  }),
   id: fc.oneof(fc.constantFrom(0, 1, 2, 0xffff), fc.integer({ min: 0, max: 0xffff })),
   length: fc.oneof({ weight: 8, arbitrary: fc.nat(200) }, { weight: 1, arbitrary: fc.constantFrom(0xfff8, 0xffff) }),
   seed: fc.nat(),
@@ -61,12 +71,15 @@ const anyRecord = fc.record({
 const recordStream = fc.array(anyRecord, { maxLength: 12 }).map((rs) => Buffer.concat(rs));
 
 test("F15: a record stream parses the same whatever its chunking (including bad versions and a cut-off tail)", () => {
-  check(fc.property(recordStream, fc.option(fc.nat()), splits, (bytes, cut, cuts) => {
-    const b = new Uint8Array(cut === null ? bytes : bytes.subarray(0, cut % (bytes.length + 1)));
-    const whole = parse([b]);
-    const pieces = parse(split(b, cuts));
-    assert.deepEqual(pieces, whole);
-  }), 100);
+  check(
+    fc.property(recordStream, fc.option(fc.nat()), splits, (bytes, cut, cuts) => {
+      const b = new Uint8Array(cut === null ? bytes : bytes.subarray(0, cut % (bytes.length + 1)));
+      const whole = parse([b]);
+      const pieces = parse(split(b, cuts));
+      assert.deepEqual(pieces, whole);
+    }),
+    100,
+  );
 });
 
 test("F15: a record stream with random bytes overwritten parses the same whatever its chunking", () => {
@@ -79,9 +92,16 @@ test("F15: a record stream with random bytes overwritten parses the same whateve
 });
 
 test("F11/F15: a valid stream yields each record's content exactly, padding skipped, idle at the end", () => {
-  const valid = fc.array(fc.record({
-    type: fc.integer({ min: 1, max: 11 }), id: fc.integer({ min: 1, max: 3 }), length: fc.nat(300), seed: fc.nat(), padding: fc.nat(255),
-  }), { maxLength: 10 });
+  const valid = fc.array(
+    fc.record({
+      type: fc.integer({ min: 1, max: 11 }),
+      id: fc.integer({ min: 1, max: 3 }),
+      length: fc.nat(300),
+      seed: fc.nat(),
+      padding: fc.nat(255),
+    }),
+    { maxLength: 10 },
+  );
   check(fc.property(valid, splits, (list, cuts) => {
     const bytes = Buffer.concat(list.map((r) => rec(1, r.type, r.id, fill(r.length, r.seed), r.padding)));
     const got = parse(split(bytes, cuts));
@@ -92,8 +112,9 @@ test("F11/F15: a valid stream yields each record's content exactly, padding skip
       const content = Buffer.from(fill(r.length, r.seed));
       const stream = isStreamType(r.type);
       const last = want.at(-1);
-      if (stream && content.length > 0 && merge && last!.type === r.type && last!.id === r.id) last!.content = Buffer.concat([last!.content, content]);
-      else want.push({ type: r.type, id: r.id, content });
+      if (stream && content.length > 0 && merge && last!.type === r.type && last!.id === r.id) {
+        last!.content = Buffer.concat([last!.content, content]);
+      } else want.push({ type: r.type, id: r.id, content });
       merge = stream && content.length > 0;
     }
     assert.deepEqual(got, { events: want, error: null, idle: true });
@@ -115,7 +136,9 @@ function decode(pieces: Uint8Array[], limits: PairLimits): Outcome {
 }
 
 const LOOSE = { maxBytes: 2 ** 31, maxPairs: 1e6, maxLength: 2 ** 31 };
-const bytesOf = fc.tuple(fc.oneof(fc.constant(0), fc.nat(20), fc.constantFrom(126, 127, 128, 129, 300)), fc.nat()).map(([n, s]) => fill(n, s));
+const bytesOf = fc.tuple(fc.oneof(fc.constant(0), fc.nat(20), fc.constantFrom(126, 127, 128, 129, 300)), fc.nat()).map((
+  [n, s],
+) => fill(n, s));
 const pairList = fc.array(fc.tuple(bytesOf, bytesOf), { maxLength: 8 });
 
 test("F15/G5: PairDecoder fed any split of valid pairs gives the pairs of decodePairs, complete at the end", () => {
@@ -137,12 +160,14 @@ test("F15: a pair stream cut short is incomplete whatever the split, and gives t
 function modelTrips(list: [Uint8Array, Uint8Array][], l: PairLimits): boolean {
   const size = (n: number) => (n > 127 ? 4 : 1);
   const total = list.reduce((s, [n, v]) => s + size(n.length) + size(v.length) + n.length + v.length, 0);
-  return total > l.maxBytes || list.length > l.maxPairs || list.some(([n, v]) => n.length > l.maxLength || v.length > l.maxLength);
+  return total > l.maxBytes || list.length > l.maxPairs ||
+    list.some(([n, v]) => n.length > l.maxLength || v.length > l.maxLength);
 }
 
 /** Limits drawn around what `list` needs, so off-by-one errors at each limit are hit, or anywhere. */
 function limitsFor(list: [Uint8Array, Uint8Array][]): fc.Arbitrary<PairLimits> {
-  const near = (x: number, anywhere: number) => fc.oneof(fc.integer({ min: Math.max(0, x - 1), max: x + 1 }), fc.nat(anywhere));
+  const near = (x: number, anywhere: number) =>
+    fc.oneof(fc.integer({ min: Math.max(0, x - 1), max: x + 1 }), fc.nat(anywhere));
   const bytes = encodePairs(list).length;
   const longest = Math.max(0, ...list.flat().map((b) => b.length));
   return fc.record({ maxBytes: near(bytes, 1500), maxPairs: near(list.length, 10), maxLength: near(longest, 320) });
@@ -164,7 +189,10 @@ test("F20: limits trip exactly when the model says, whatever the split; pairs be
 });
 
 test("F20/CVE-2025-23016: a 4-byte length past the limits (up to 2^31-1) throws PairsLimitError at its prefix, whatever the split", () => {
-  const huge = fc.oneof(fc.constantFrom(2 ** 31 - 1, 2 ** 31 - 2, 2 ** 30, 0x10000, 0x1000), fc.integer({ min: 0x1000, max: 2 ** 31 - 1 }));
+  const huge = fc.oneof(
+    fc.constantFrom(2 ** 31 - 1, 2 ** 31 - 2, 2 ** 30, 0x10000, 0x1000),
+    fc.integer({ min: 0x1000, max: 2 ** 31 - 1 }),
+  );
   check(fc.property(pairList, huge, fc.boolean(), splits, (before, length, asValue, cuts) => {
     const prefix = Uint8Array.of((length >>> 24) | 0x80, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
     const hostile = asValue ? Uint8Array.of(1, ...prefix, 0x41) : Uint8Array.of(...prefix, 1, 0x41);

@@ -34,15 +34,31 @@ function header(b: Uint8Array, at = 0) {
 
 test("F17: type codes", () => {
   assert.deepEqual(
-    [Type.BEGIN_REQUEST, Type.ABORT_REQUEST, Type.END_REQUEST, Type.PARAMS, Type.STDIN, Type.STDOUT, Type.STDERR,
-      Type.DATA, Type.GET_VALUES, Type.GET_VALUES_RESULT, Type.UNKNOWN_TYPE],
+    [
+      Type.BEGIN_REQUEST,
+      Type.ABORT_REQUEST,
+      Type.END_REQUEST,
+      Type.PARAMS,
+      Type.STDIN,
+      Type.STDOUT,
+      Type.STDERR,
+      Type.DATA,
+      Type.GET_VALUES,
+      Type.GET_VALUES_RESULT,
+      Type.UNKNOWN_TYPE,
+    ],
     [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
   );
   assert.equal(HEADER_LEN, 8);
   assert.equal(MAX_CONTENT, 65535);
   assert.deepEqual([RoleCode.RESPONDER, RoleCode.AUTHORIZER, RoleCode.FILTER], [1, 2, 3]);
   assert.deepEqual(
-    [ProtocolStatus.REQUEST_COMPLETE, ProtocolStatus.CANT_MPX_CONN, ProtocolStatus.OVERLOADED, ProtocolStatus.UNKNOWN_ROLE],
+    [
+      ProtocolStatus.REQUEST_COMPLETE,
+      ProtocolStatus.CANT_MPX_CONN,
+      ProtocolStatus.OVERLOADED,
+      ProtocolStatus.UNKNOWN_ROLE,
+    ],
     [0, 1, 2, 3],
   );
   assert.equal(KEEP_CONN, 1);

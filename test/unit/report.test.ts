@@ -12,10 +12,16 @@ test("writeSection appends a new section, then replaces only it, keeping the tex
   const file = path.join(tmpDir(), "doc.md");
   fs.writeFileSync(file, "# Title\n\nprose\n\n<!-- soak:start -->\nsoak v1\n<!-- soak:end -->\n\ntail\n");
   writeSection("fuzz", "fuzz v1", file);
-  assert.equal(fs.readFileSync(file, "utf8"), "# Title\n\nprose\n\n<!-- soak:start -->\nsoak v1\n<!-- soak:end -->\n\ntail\n\n<!-- fuzz:start -->\nfuzz v1\n<!-- fuzz:end -->\n");
+  assert.equal(
+    fs.readFileSync(file, "utf8"),
+    "# Title\n\nprose\n\n<!-- soak:start -->\nsoak v1\n<!-- soak:end -->\n\ntail\n\n<!-- fuzz:start -->\nfuzz v1\n<!-- fuzz:end -->\n",
+  );
   writeSection("soak", "soak v2\nline 2", file);
   writeSection("fuzz", "fuzz v2", file);
-  assert.equal(fs.readFileSync(file, "utf8"), "# Title\n\nprose\n\n<!-- soak:start -->\nsoak v2\nline 2\n<!-- soak:end -->\n\ntail\n\n<!-- fuzz:start -->\nfuzz v2\n<!-- fuzz:end -->\n");
+  assert.equal(
+    fs.readFileSync(file, "utf8"),
+    "# Title\n\nprose\n\n<!-- soak:start -->\nsoak v2\nline 2\n<!-- soak:end -->\n\ntail\n\n<!-- fuzz:start -->\nfuzz v2\n<!-- fuzz:end -->\n",
+  );
 });
 
 test("writeSection creates the document with its heading, and refuses a lone marker", () => {

@@ -16,7 +16,12 @@ import { buildHeaders } from "../../core/request.ts";
 
 test("C3/C7: REQUEST_URI (raw) on HTTP_HOST", () => {
   assert.equal(
-    requestUrl({ REQUEST_URI: "/a%20b/c?x=%2F&y", HTTP_HOST: "example.com:8080", SERVER_NAME: "other", SERVER_PORT: "80" }),
+    requestUrl({
+      REQUEST_URI: "/a%20b/c?x=%2F&y",
+      HTTP_HOST: "example.com:8080",
+      SERVER_NAME: "other",
+      SERVER_PORT: "80",
+    }),
     "http://example.com:8080/a%20b/c?x=%2F&y",
   );
 });
@@ -26,7 +31,10 @@ test("C7: without HTTP_HOST, SERVER_NAME:SERVER_PORT; default ports omitted", ()
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "srv", SERVER_PORT: "80" }), "http://srv/p");
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "srv", SERVER_PORT: "443", HTTPS: "on" }), "https://srv/p");
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "srv", SERVER_PORT: "443" }), "http://srv:443/p");
-  assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "srv", SERVER_PORT: "80", HTTPS: "on" }), "https://srv:80/p");
+  assert.equal(
+    requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "srv", SERVER_PORT: "80", HTTPS: "on" }),
+    "https://srv:80/p",
+  );
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "srv" }), "http://srv/p");
   assert.equal(requestUrl({ REQUEST_URI: "/p" }), "http://localhost/p");
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_ADDR: "10.0.0.1", SERVER_PORT: "81" }), "http://10.0.0.1:81/p");
@@ -38,7 +46,10 @@ test("C7: HAProxy-style SERVER_NAME that already carries a port is kept as is", 
 
 test("C7: a bare IPv6 SERVER_NAME is bracketed; a bracketed one is kept", () => {
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "::1", SERVER_PORT: "8080" }), "http://[::1]:8080/p");
-  assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "2001:db8::1", SERVER_PORT: "80" }), "http://[2001:db8::1]/p");
+  assert.equal(
+    requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "2001:db8::1", SERVER_PORT: "80" }),
+    "http://[2001:db8::1]/p",
+  );
   assert.equal(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "[::1]", SERVER_PORT: "8080" }), "http://[::1]:8080/p");
   assert.doesNotThrow(() => new URL(requestUrl({ REQUEST_URI: "/p", SERVER_NAME: "fe80::1", SERVER_PORT: "81" })));
 });
@@ -113,7 +124,10 @@ test("C5: CONTENT_TYPE/CONTENT_LENGTH merged with their HTTP_ twins, without dup
   });
   assert.deepEqual(list, [["x-a", "a"], ["content-type", "text/plain"], ["content-length", "12"]]);
   // only the HTTP_ twins present
-  assert.deepEqual(headerList({ HTTP_CONTENT_TYPE: "a/b", HTTP_CONTENT_LENGTH: "3" }), [["content-type", "a/b"], ["content-length", "3"]]);
+  assert.deepEqual(headerList({ HTTP_CONTENT_TYPE: "a/b", HTTP_CONTENT_LENGTH: "3" }), [["content-type", "a/b"], [
+    "content-length",
+    "3",
+  ]]);
   // CGI variable wins
   assert.deepEqual(headerList({ CONTENT_TYPE: "a/b", HTTP_CONTENT_TYPE: "c/d" }), [["content-type", "a/b"]]);
 });
@@ -141,7 +155,10 @@ test("C6: Authorization from REDIRECT_HTTP_AUTHORIZATION when HTTP_AUTHORIZATION
 
 test("buildHeaders: an invalid header is skipped and reported, the rest kept", () => {
   const skipped: string[] = [];
-  const h = buildHeaders([["x-ok", "1"], ["bad name", "v"], ["x-nul", "a\0b"], ["x-last", "2"]], (m) => skipped.push(m));
+  const h = buildHeaders(
+    [["x-ok", "1"], ["bad name", "v"], ["x-nul", "a\0b"], ["x-last", "2"]],
+    (m) => skipped.push(m),
+  );
   assert.equal(h.get("x-ok"), "1");
   assert.equal(h.get("x-last"), "2");
   assert.equal(h.has("x-nul"), false);
@@ -167,7 +184,9 @@ test("C6: joinRepeated uses '; ' for HTTP_COOKIE and ', ' otherwise", () => {
 });
 
 test("C1: isForbiddenMethod for CONNECT/TRACE/TRACK in any case", () => {
-  for (const m of ["CONNECT", "connect", "Trace", "TRACE", "track", "TrAcK"]) assert.equal(isForbiddenMethod(m), true, m);
+  for (const m of ["CONNECT", "connect", "Trace", "TRACE", "track", "TrAcK"]) {
+    assert.equal(isForbiddenMethod(m), true, m);
+  }
   for (const m of ["GET", "POST", "OPTIONS", "PATCH", "CONNECTX", ""]) assert.equal(isForbiddenMethod(m), false, m);
 });
 

@@ -26,7 +26,10 @@ test("S2: reason phrase from statusText, else from the table", () => {
   assert.equal(lines(new Response(null, { status: 200, statusText: "Fine" })).at(-3), "Status: 200 Fine");
   assert.equal(lines(new Response(null, { status: 404 })).at(-3), "Status: 404 Not Found");
   assert.equal(lines(new Response(null, { status: 503 })).at(-3), "Status: 503 Service Unavailable");
-  assert.equal(lines(new Response(null, { status: 418, statusText: "I'm a teapot" })).at(-3), "Status: 418 I'm a teapot");
+  assert.equal(
+    lines(new Response(null, { status: 418, statusText: "I'm a teapot" })).at(-3),
+    "Status: 418 I'm a teapot",
+  );
   assert.match(lines(new Response(null, { status: 299 })).at(-3)!, /^Status: 299 ?$/);
 });
 
@@ -97,10 +100,18 @@ test("textResponse: status, text/plain utf-8, trailing newline", async () => {
 });
 
 test("Authorizer answers: Status first, Variable-* names upper-cased, other headers kept", () => {
-  const refusal = new Response("denied", { status: 401, headers: { "www-authenticate": "Bearer", "variable-user": "x" } });
+  const refusal = new Response("denied", {
+    status: 401,
+    headers: { "www-authenticate": "Bearer", "variable-user": "x" },
+  });
   const head = new TextDecoder().decode(encodeHead(refusal, true));
-  assert.equal(head, "Status: 401 Unauthorized\r\ncontent-type: text/plain;charset=UTF-8\r\nVariable-USER: x\r\nwww-authenticate: Bearer\r\n\r\n");
-  const ok = new TextDecoder().decode(encodeHead(new Response(null, { headers: { "variable-remote_user": "alice" } }), true));
+  assert.equal(
+    head,
+    "Status: 401 Unauthorized\r\ncontent-type: text/plain;charset=UTF-8\r\nVariable-USER: x\r\nwww-authenticate: Bearer\r\n\r\n",
+  );
+  const ok = new TextDecoder().decode(
+    encodeHead(new Response(null, { headers: { "variable-remote_user": "alice" } }), true),
+  );
   assert.equal(ok, "Status: 200 OK\r\nVariable-REMOTE_USER: alice\r\n\r\n");
 });
 

@@ -41,7 +41,15 @@ test("slab: large buffers get their own allocation", () => {
 });
 
 test("slab: encodeText is TextEncoder.encode, and its unused reserve goes to the next cut", () => {
-  const texts = ["", "Hello, World!", "é€😀 mixed ascii", "\ud800 lone surrogate", "x".repeat(1500), "€".repeat(1400), "y".repeat(5000)];
+  const texts = [
+    "",
+    "Hello, World!",
+    "é€😀 mixed ascii",
+    "\ud800 lone surrogate",
+    "x".repeat(1500),
+    "€".repeat(1400),
+    "y".repeat(5000),
+  ];
   const kept: [Uint8Array, Uint8Array][] = [];
   for (let round = 0; round < 40; round++) {
     for (const t of texts) kept.push([encodeText(t), utf8.encode(t)]);

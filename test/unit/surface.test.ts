@@ -12,9 +12,44 @@ import { ROOT, tmpDir } from "../lib/workers.ts";
 const DENO = path.join(ROOT, "node_modules/.bin/deno");
 
 const SURFACE: Record<string, string[]> = {
-  "mod.ts": ["App", "Context", "FetchHandler", "Logger", "LogLevel", "Params", "RemoteAddr", "Role", "RuntimeName", "runtime", "serve", "ServeOptions", "Server", "WorkerOptions"],
+  "mod.ts": [
+    "App",
+    "Context",
+    "FetchHandler",
+    "Logger",
+    "LogLevel",
+    "Params",
+    "RemoteAddr",
+    "Role",
+    "RuntimeName",
+    "runtime",
+    "serve",
+    "ServeOptions",
+    "Server",
+    "WorkerOptions",
+  ],
   // What a custom transport needs: its Conn and Listener go to startServer(); the wire format stays inside.
-  "core/mod.ts": ["Address", "App", "Channel", "Conn", "Context", "FetchHandler", "formatAddress", "Listener", "Logger", "LogLevel", "Params", "parseAddress", "RemoteAddr", "Role", "Server", "Source", "startServer", "WorkerOptions", "wrapGlobals"],
+  "core/mod.ts": [
+    "Address",
+    "App",
+    "Channel",
+    "Conn",
+    "Context",
+    "FetchHandler",
+    "formatAddress",
+    "Listener",
+    "Logger",
+    "LogLevel",
+    "Params",
+    "parseAddress",
+    "RemoteAddr",
+    "Role",
+    "Server",
+    "Source",
+    "startServer",
+    "WorkerOptions",
+    "wrapGlobals",
+  ],
 };
 
 interface DocNode {
@@ -23,7 +58,11 @@ interface DocNode {
 }
 
 function documented(file: string): DocNode[] {
-  const out = execFileSync(DENO, ["doc", "--json", file], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync(DENO, ["doc", "--json", file], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   const nodes = (JSON.parse(out) as { nodes: Record<string, { symbols: DocNode[] }> }).nodes;
   return Object.values(nodes)[0].symbols;
 }
@@ -35,7 +74,9 @@ for (const [file, names] of Object.entries(SURFACE)) {
     assert.doesNotMatch(fs.readFileSync(path.join(ROOT, file), "utf8"), /export \*/);
     const symbols = documented(file);
     assert.deepEqual(sorted(symbols.map((s) => s.name)), sorted(names));
-    const missing = symbols.filter((s) => !s.declarations.some((d) => d.jsDoc?.doc && d.jsDoc.tags?.some((t) => t.kind === "example")));
+    const missing = symbols.filter((s) =>
+      !s.declarations.some((d) => d.jsDoc?.doc && d.jsDoc.tags?.some((t) => t.kind === "example"))
+    );
     assert.deepEqual(missing.map((s) => s.name), [], "without a doc comment and an @example");
   });
 }
@@ -43,14 +84,33 @@ for (const [file, names] of Object.entries(SURFACE)) {
 test("every example in the public modules type-checks", () => {
   // As a user imports them; Deno's default noImplicitOverride is not this project's setting.
   const config = path.join(tmpDir(), "deno.json");
-  fs.writeFileSync(config, JSON.stringify({
-    compilerOptions: { noImplicitOverride: false },
-    imports: Object.fromEntries([[".", "mod.ts"], ["./core", "core/mod.ts"], ["./bun", "runtimes/bun.ts"], ["./deno", "runtimes/deno.ts"]]
-      .map(([entry, file]) => [`fetchcgi${entry.slice(1)}`, path.join(ROOT, file)])),
-  }));
-  const files = ["mod.ts", "core/types.ts", "core/worker.ts", "core/channel.ts", "core/address.ts", "core/globals.ts", "runtimes/bun.ts", "runtimes/deno.ts"];
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      compilerOptions: { noImplicitOverride: false },
+      imports: Object.fromEntries(
+        [[".", "mod.ts"], ["./core", "core/mod.ts"], ["./bun", "runtimes/bun.ts"], ["./deno", "runtimes/deno.ts"]]
+          .map(([entry, file]) => [`fetchcgi${entry.slice(1)}`, path.join(ROOT, file)]),
+      ),
+    }),
+  );
+  const files = [
+    "mod.ts",
+    "core/types.ts",
+    "core/worker.ts",
+    "core/channel.ts",
+    "core/address.ts",
+    "core/globals.ts",
+    "runtimes/bun.ts",
+    "runtimes/deno.ts",
+  ];
   try {
-    execFileSync(DENO, ["check", "--quiet", "--config", config, "--doc-only", ...files], { cwd: ROOT, encoding: "utf8", stdio: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    execFileSync(DENO, ["check", "--quiet", "--config", config, "--doc-only", ...files], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: "pipe",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
   } catch (err) {
     assert.fail(`deno check --doc-only failed:\n${(err as { stderr?: string }).stderr}`);
   }
