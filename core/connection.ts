@@ -4,7 +4,8 @@
 
 import { sourceOf } from "./channel.ts";
 import { Closing, type ClosingSettings, peer } from "./closing.ts";
-import { Exchange, type ExchangeHost, type Settings } from "./exchange.ts";
+import { Exchange } from "./exchange.ts";
+import type { ExchangeHost, Settings } from "./exchange-host.ts";
 import { PairDecoder } from "./pairs.ts";
 import { ProtocolError, RecordParser } from "./parser.ts";
 import { Requests } from "./requests.ts";

@@ -7,47 +7,15 @@ import { declaredLength, hasBody, isForbiddenMethod, methodOf, parseLength } fro
 import { unref } from "./closing.ts";
 import { buildParams } from "./env.ts";
 import { abortHandlerRequest, handlerRequest } from "./handler-request.ts";
-import { Output, type Sink } from "./output.ts";
-import { PairDecoder, type PairLimits, PairsLimitError } from "./pairs.ts";
+import { Output } from "./output.ts";
+import { PairDecoder, PairsLimitError } from "./pairs.ts";
 import { dropResponse, respond, type Responding, respondText } from "./respond.ts";
 import { textResponse } from "./response.ts";
-import type { Context, FetchHandler, Logger, Params, RemoteAddr, Role } from "./types.ts";
+import type { ExchangeHost } from "./exchange-host.ts";
+import type { Context, Params, Role } from "./types.ts";
 
 /** The methods a 405 offers. */
 const ALLOWED = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
-
-export interface Settings {
-  readonly handler: FetchHandler;
-  readonly log: Logger;
-  /** maxParamsBytes, maxParams and maxParamLength, as one object every decoder shares. */
-  readonly paramLimits: PairLimits;
-  readonly bodyBuffer: number;
-  readonly abortGrace: number;
-  /** The handler gets a LazyRequest (core/lazy-request.ts). */
-  readonly lazyRequest: boolean;
-  /** Called as each request starts: the worker installs its lazy globals with the first. */
-  beforeRequest(): void;
-  /** The worker's coarse clock (ms). */
-  readonly now: number;
-  /** Keeps graceful close waiting for ctx.waitUntil() promises. */
-  track(promise: Promise<unknown>): void;
-  /** Requests in flight in the whole worker: each Exchange counts itself, from its BEGIN_REQUEST to its end. */
-  active: number;
-}
-
-/** What an exchange needs from its connection. */
-export interface ExchangeHost extends Sink {
-  readonly settings: Settings;
-  readonly remote: RemoteAddr | undefined;
-  /** Record content up to this many bytes may be a view into a read buffer the connection reuses: such body pieces must be copied. */
-  readonly copyPiecesUpTo: number;
-  /** Other requests are active on the connection too. */
-  readonly shared: boolean;
-  /** A body was drained or dropped: the connection may read again. */
-  resume(): void;
-  /** The request is over. `broken`: without END_REQUEST, and the connection must close (Exchange.#fail). */
-  ended(ex: Exchange, broken: boolean): void;
-}
 
 const ROLES: Record<number, Role> = { 1: "responder", 2: "authorizer", 3: "filter" };
 
