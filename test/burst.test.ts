@@ -19,6 +19,7 @@ import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { RawConn, requestBytes } from "./lib/fcgi.ts";
 import { nginxUser, startNginx } from "./lib/nginx.ts";
+import { waitFor } from "./lib/proc.ts";
 import { findBinary } from "./lib/server.ts";
 import { APP, ROOT, type Runtime, runtimes, startWorker, tmpDir, type WorkerProc } from "./lib/workers.ts";
 
@@ -130,14 +131,21 @@ for (const rt of runtimes()) {
         const served = await keptRequest(w.address);
         await served.response(1);
         const waiting = await keptRequest(w.address);
-        const refused = await keptRequest(w.address);
-        await refused.waitClosed();
-        assert.equal(refused.ends(1).length, 0);
+        // Refused at once (Bun resets it): the reset may even come before connect() reports success.
+        const refused = await keptRequest(w.address).catch((err: { code?: string }) => {
+          if (err.code !== "ECONNRESET") throw err;
+          return null;
+        });
+        if (refused) {
+          await refused.waitClosed();
+          assert.equal(refused.ends(1).length, 0);
+        }
         assert.equal(waiting.closed, false);
         served.close();
         await waiting.response(1);
         waiting.close();
-        assert.match(w.log(), /connection refused: 1 connections already wait for the worker \(--backlog\)/);
+        const line = /connection refused: 1 connections already wait for the worker \(--backlog\)/;
+        await waitFor(() => line.test(w.log()), 5000, `the refusal logged; log:\n${w.log()}`);
       });
     });
 
